@@ -1,0 +1,1 @@
+"""Ready-made services built on the platform."""

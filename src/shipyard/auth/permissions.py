@@ -1,0 +1,52 @@
+"""The permission table: which roles hold which permission. Deny by default.
+
+`owner` is special: it grants a service-scoped permission only on services the principal owns.
+"""
+
+from __future__ import annotations
+
+ALL = frozenset({"admin", "owner", "approver", "reviewer", "operator", "analyst", "consumer"})
+STAFF = ALL - {"consumer"}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # the model call itself
+    "service:invoke": frozenset({"admin", "owner", "operator", "consumer"}),
+    # registry
+    "service:read": STAFF,
+    "service:create": frozenset({"admin", "owner"}),
+    "service:update": frozenset({"admin", "owner"}),
+    "service:pause": frozenset({"admin", "owner", "operator"}),
+    "version:create": frozenset({"admin", "owner"}),
+    "version:promote": frozenset({"admin", "owner"}),
+    # recorded payloads: every read is audited
+    "prediction:read": frozenset({"admin", "owner", "reviewer", "analyst"}),
+    # governance
+    "audit:read": frozenset({"admin", "analyst"}),
+    "audit:verify": frozenset({"admin"}),
+    "user:read": frozenset({"admin"}),
+    "user:manage": frozenset({"admin"}),
+    "key:manage": frozenset({"admin"}),
+    # every signed-in principal may see who it is and manage its own keys
+    "self": ALL,
+    "console:view": ALL,
+}
+
+# Permissions that act on one service (the route has a {slug}); owner counts only for its own services.
+SERVICE_SCOPED = frozenset(
+    {
+        "service:invoke",
+        "service:read",
+        "service:update",
+        "service:pause",
+        "version:create",
+        "version:promote",
+        "prediction:read",
+    }
+)
+
+
+def roles_for(permission: str) -> frozenset[str]:
+    try:
+        return PERMISSIONS[permission]
+    except KeyError:
+        raise KeyError(f"unknown permission {permission!r}") from None

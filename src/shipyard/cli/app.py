@@ -1,0 +1,150 @@
+"""Top-level commands: init, serve, demo, db, pause/resume, and the sub-command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+
+from shipyard.cli import admin, registry_cmds
+from shipyard.cli.common import HomeOption, cli_actor, console, session_for, settings_for
+from shipyard.core.config import Settings
+
+app = typer.Typer(
+    help="Shipyard: the production layer for AI models.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.keys_app, name="keys")
+app.add_typer(admin.audit_app, name="audit")
+app.add_typer(registry_cmds.services_app, name="services")
+app.add_typer(registry_cmds.versions_app, name="versions")
+
+
+def _init(home: Path | None, admin_name: str, examples: bool) -> Settings:
+    from shipyard.instance import init_instance
+
+    with console.status("Setting up the instance (migrations, admin, example services)…"):
+        result = init_instance(settings_for(home), admin=admin_name, examples=examples)
+    settings = result.settings
+    if result.created:
+        console.print(f"[green]Created[/green] an instance in {settings.home} ({settings.database_url})")
+        console.print(
+            Panel(
+                f"username: [bold]{result.admin}[/bold]\npassword: [bold]{result.admin_password}"
+                "[/bold]\n\nShown once. Reset with `shipyard users reset-password`.",
+                title="Admin sign-in",
+                expand=False,
+            )
+        )
+    else:
+        console.print(f"Reusing the instance in {settings.home} ({settings.database_url})")
+    for slug in result.examples:
+        console.print(f"Registered example service [bold]{slug}[/bold] and made version 1 live")
+    return settings
+
+
+@app.command()
+def init(
+    home: Path | None = HomeOption,
+    admin_name: str = typer.Option("admin", "--admin"),
+    examples: bool = typer.Option(True, help="Register the example services."),
+) -> None:
+    """Create (or upgrade and reuse) an instance: database, secret, admin user, example services."""
+    _init(home, admin_name, examples)
+
+
+@app.command()
+def serve(
+    home: Path | None = HomeOption,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than one)."),
+    log_level: str = "info",
+) -> None:
+    """Serve the API and console."""
+    import os
+
+    import uvicorn
+
+    settings = settings_for(home)
+    if home:
+        os.environ["SHIPYARD_HOME"] = str(home)
+    if workers > 1 and settings.is_sqlite:
+        console.print("[yellow]Several workers on SQLite serialize writes; prefer PostgreSQL.[/yellow]")
+    uvicorn.run(
+        "shipyard.web.asgi:create_default_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(home: Path | None = HomeOption, port: int | None = None) -> None:
+    """Set up the embedded instance with the example services, print credentials, and serve."""
+    from shipyard.instance import issue_key
+
+    settings = _init(home, "admin", True)
+    key = issue_key(settings, "admin", "demo key", ["consumer"], expires_in_days=30)
+    url = f"http://{settings.host}:{port or settings.port}"
+    console.print(
+        Panel(
+            f"API key (consumer, 30 days): [bold]{key}[/bold]\n\n"
+            f"curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+            f"  -d @examples/claim.json {url}/v1/services/claims-triage/invoke\n\n"
+            f"Console: {url}  (sign in as admin)",
+            title="Try it",
+            expand=False,
+        )
+    )
+    serve(home=home, host=None, port=port, workers=1, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(home: Path | None = HomeOption, revision: str = "head") -> None:
+    """Apply migrations up to `revision`."""
+    from shipyard.db.migrate import current, upgrade
+
+    settings = settings_for(home)
+    if settings.is_sqlite:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    console.print(f"Database at revision {current(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current(home: Path | None = HomeOption) -> None:
+    """Show the database's migration revision."""
+    from shipyard.db.migrate import current
+
+    console.print(current(settings_for(home).database_url) or "(empty database)")
+
+
+@app.command()
+def pause(
+    slug: str,
+    reason: str = typer.Option(..., "--reason", "-r", help="Shown to every caller."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Pause a service: every call answers 503 with who paused it and why (the kill switch)."""
+    from shipyard.registry import service as registry
+
+    with session_for(home) as (_, session):
+        registry.pause(session, cli_actor(), slug, reason)
+    console.print(f"[yellow]{slug} paused[/yellow]: {reason}")
+
+
+@app.command()
+def resume(slug: str, home: Path | None = HomeOption) -> None:
+    """Resume a paused service."""
+    from shipyard.registry import service as registry
+
+    with session_for(home) as (_, session):
+        registry.resume(session, cli_actor(), slug)
+    console.print(f"[green]{slug} resumed[/green]")

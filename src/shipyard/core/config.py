@@ -1,0 +1,115 @@
+"""One settings object, read from SHIPYARD_* environment variables, built once and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "dev", "development", "test", "xxx"}
+
+
+class OIDCSettings(BaseModel):
+    """SSO by bearer tokens: JWTs checked against the issuer's JWKS."""
+
+    issuer: str | None = None
+    audience: str | None = None
+    jwks_url: str | None = None  # default: discovered from {issuer}/.well-known/openid-configuration
+    algorithms: list[str] = ["RS256", "ES256"]
+    username_claim: str = "preferred_username"
+    roles_claim: str = "roles"
+    # Maps an identity-provider role or group name to Shipyard roles.
+    role_map: dict[str, list[str]] = Field(default_factory=dict)
+    jwks_cache_seconds: int = 300
+    leeway_seconds: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+
+class AuthSettings(BaseModel):
+    session_hours: float = 12.0
+    cookie_secure: bool = True  # relaxed automatically for http://127.0.0.1 in development
+    # Failed sign-ins: from `slow_after` failures on, each attempt must wait 2^(n - slow_after) s;
+    # at `lock_after` the account is locked for `lock_minutes`.
+    slow_after: int = 3
+    lock_after: int = 10
+    lock_minutes: float = 15.0
+    oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+
+
+class ServingSettings(BaseModel):
+    default_timeout_ms: int = 5000
+    max_body_bytes: int = 1_048_576
+    threads: int = 40  # worker threads for model calls
+
+
+class RecorderSettings(BaseModel):
+    spool_dir: Path | None = None  # default: {home}/spool
+    fsync: bool = True
+    ship_batch: int = 500
+    ship_interval_ms: int = 200
+    segment_bytes: int = 16 * 1024 * 1024
+
+
+class CacheSettings(BaseModel):
+    # Without Redis, each process polls the database for changes this often.
+    poll_seconds: float = 1.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPYARD_", env_nested_delimiter="__", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    home: Path = Path(".shipyard")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    recorder: RecorderSettings = Field(default_factory=RecorderSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'shipyard.db'}"
+        if self.recorder.spool_dir is None:
+            self.recorder.spool_dir = self.home / "spool"
+        if self.secret_key is None:
+            key_file = self.home / "secret.key"
+            if key_file.exists():
+                self.secret_key = SecretStr(key_file.read_text().strip())
+        if self.env == "production":
+            secret = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(secret) < 32 or secret.lower() in _PLACEHOLDERS:
+                raise ValueError(
+                    "SHIPYARD_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+        return self
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def spool_dir(self) -> Path:
+        assert self.recorder.spool_dir is not None
+        return self.recorder.spool_dir
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret(self) -> str:
+        if self.secret_key is None:
+            raise ValueError(f"no secret key: run `shipyard init` or set SHIPYARD_SECRET_KEY ({self.home})")
+        return self.secret_key.get_secret_value()

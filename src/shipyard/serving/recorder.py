@@ -1,0 +1,61 @@
+"""Every call becomes a prediction record: durable in the local spool before the response is sent,
+shipped to the database in batches by a background thread that survives restarts."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.serving.models import Prediction
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "request_id",
+    "service",
+    "version_id",
+    "version",
+    "caller",
+    "caller_kind",
+    "inputs",
+    "output",
+    "confidence",
+    "outcome",
+    "error_code",
+    "error_detail",
+    "started_at",
+    "ended_at",
+    "latency_ms",
+)
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+    row = {name: record.get(name) for name in _COLUMNS}
+    row["started_at"] = datetime.fromisoformat(record["started_at"])
+    row["ended_at"] = datetime.fromisoformat(record["ended_at"])
+    return row
+
+
+def make_sink(factory: sessionmaker[Session]) -> Any:
+    """A spool sink: insert a batch, ignoring rows already shipped (delivery is at-least-once)."""
+
+    def sink(records: list[dict[str, Any]]) -> None:
+        rows = [_row(r) for r in records]
+        with factory() as session:
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
+                stmt: Any = pg_insert(Prediction).on_conflict_do_nothing(index_elements=["request_id"])
+            elif dialect == "sqlite":
+                stmt = sqlite_insert(Prediction).on_conflict_do_nothing(index_elements=["request_id"])
+            else:  # pragma: no cover - only the two supported backends
+                stmt = insert(Prediction)
+            session.execute(stmt, rows)
+            session.commit()
+
+    return sink

@@ -1,0 +1,92 @@
+"""The application factory: one settings object in, a FastAPI app out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from shipyard import __version__
+from shipyard.core.clock import Clock
+from shipyard.core.config import Settings
+from shipyard.web import problems
+from shipyard.web.console import STATIC_DIR
+from shipyard.web.context import AppContext
+from shipyard.web.deps import get_ctx, public
+from shipyard.web.middleware import EdgeMiddleware
+from shipyard.web.responses import JSONBytes
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    ctx = AppContext.build(settings, clock, http)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.start()
+        try:
+            yield
+        finally:
+            await ctx.stop()
+
+    app = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        lifespan=lifespan,
+        description="The production layer for AI: governed model services.",
+    )
+    app.state.ctx = ctx
+    app.add_middleware(
+        EdgeMiddleware, max_body_bytes=settings.serving.max_body_bytes, hsts=settings.env == "production"
+    )
+    problems.install(app)
+
+    from shipyard.audit.api import router as audit_api
+    from shipyard.audit.pages import router as audit_pages
+    from shipyard.auth.api import router as auth_api
+    from shipyard.auth.pages import router as auth_pages
+    from shipyard.registry.api import router as registry_api
+    from shipyard.registry.pages import router as registry_pages
+    from shipyard.serving.api import router as serving_api
+
+    for router in (serving_api, registry_api, auth_api, audit_api, auth_pages, registry_pages, audit_pages):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", dependencies=[Depends(public)], tags=["health"])
+    def readyz(request: Request) -> Response:
+        """Readiness: the database answers and the recorder is running."""
+        c = get_ctx(request)
+        checks = {"recorder": "ok" if c.started else "stopped"}
+        try:
+            with c.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["spool_backlog"] = str(c.spool.backlog())
+        ok = checks["database"] == "ok" and checks["recorder"] == "ok"
+        return JSONBytes({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", dependencies=[Depends(public)], tags=["health"])
+    async def metrics() -> Response:
+        """Prometheus metrics (no payloads or personal data)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,114 @@
+"""Everything a process holds for its lifetime: settings, database, caches, spool, runtimes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.auth.cache import PrincipalCache
+from shipyard.auth.oidc import OIDCVerifier
+from shipyard.core.clock import Clock
+from shipyard.core.config import Settings
+from shipyard.db.changes import ChangeBus
+from shipyard.db.engine import make_engine
+from shipyard.db.session import make_sessionmaker, unit_of_work
+from shipyard.registry.artifacts import ArtifactStore
+from shipyard.registry.cache import ServiceCache, ServiceConfig
+from shipyard.serving.recorder import make_sink
+from shipyard.serving.runtimes import RuntimePool
+from shipyard.serving.spool import Shipper, Spool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bus: ChangeBus
+    principals: PrincipalCache
+    services: ServiceCache
+    store: ArtifactStore
+    runtimes: RuntimePool
+    spool: Spool
+    shipper: Shipper
+    http: httpx.AsyncClient
+    oidc: OIDCVerifier | None = None
+    started: bool = field(default=False)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+    ) -> AppContext:
+        clock = clock or Clock()
+        engine = make_engine(settings.database_url)
+        bus = ChangeBus()
+        sessions = make_sessionmaker(engine, bus=bus)
+        store = ArtifactStore(settings.artifacts_dir)
+        spool = Spool(
+            settings.spool_dir, fsync=settings.recorder.fsync, segment_bytes=settings.recorder.segment_bytes
+        )
+        shipper = Shipper(
+            spool,
+            make_sink(sessions),
+            batch=settings.recorder.ship_batch,
+            interval_s=settings.recorder.ship_interval_ms / 1000,
+        )
+        http = http or httpx.AsyncClient(timeout=10)
+        oidc = OIDCVerifier(settings.auth.oidc, http, clock) if settings.auth.oidc.enabled else None
+        ctx = cls(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            sessions=sessions,
+            bus=bus,
+            principals=PrincipalCache(clock),
+            services=ServiceCache(sessions),
+            store=store,
+            runtimes=RuntimePool(store),
+            spool=spool,
+            shipper=shipper,
+            http=http,
+            oidc=oidc,
+        )
+        bus.subscribe("auth", ctx.principals.invalidate)
+        bus.subscribe("registry", ctx.services.invalidate)
+        return ctx
+
+    def start(self) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.serving.threads
+        self.spool.open()
+        self.shipper.start()
+        self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
+        self.started = True
+
+    async def stop(self) -> None:
+        if self.started:
+            self.bus.stop()
+            self.shipper.stop(drain=True)
+            self.spool.close()
+            self.runtimes.close()
+            self.started = False
+        await self.http.aclose()
+        self.engine.dispose()
+
+    @contextmanager
+    def uow(self) -> Iterator[Session]:
+        """One unit of work: the route or command that opens it owns the transaction."""
+        with unit_of_work(self.sessions) as session:
+            yield session
+
+    async def service_config(self, slug: str) -> ServiceConfig:
+        config = self.services.peek(slug)
+        if config is None:
+            config = await anyio.to_thread.run_sync(self.services.load, slug)
+        return config

@@ -1,0 +1,88 @@
+"""Factories that build test data through the real service functions (so audit and caches see it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from shipyard.audit.service import Actor
+from shipyard.auth import service as auth
+from shipyard.auth.principal import Principal
+from shipyard.auth.schemas import KeyCreate, UserCreate
+from shipyard.registry import service as registry
+from shipyard.registry.schemas import ServiceCreate, VersionCreate
+from shipyard.web.context import AppContext
+
+PASSWORD = "correct horse battery staple"
+
+ECHO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"x": {"type": "number"}, "label": {"type": "string", "maxLength": 20}},
+    "required": ["x"],
+    "additionalProperties": False,
+}
+
+
+def double(inputs: dict[str, Any]) -> tuple[float, float]:
+    """A tiny model: doubles x, confident when x is small."""
+    return inputs["x"] * 2, 0.9 if abs(inputs["x"]) < 100 else 0.4
+
+
+def boom(inputs: dict[str, Any]) -> float:
+    raise RuntimeError("model exploded")
+
+
+def slow(inputs: dict[str, Any]) -> float:
+    import time
+
+    time.sleep(float(inputs.get("x", 1)))
+    return 0.0
+
+
+@dataclass
+class World:
+    app: FastAPI
+
+    @property
+    def ctx(self) -> AppContext:
+        ctx: AppContext = self.app.state.ctx
+        return ctx
+
+    def actor(self) -> Actor:
+        return Actor("test", "system", None, self.ctx.clock)
+
+    def user(self, username: str, roles: list[str], password: str = PASSWORD) -> str:
+        with self.ctx.uow() as s:
+            auth.create_user(s, self.actor(), UserCreate(username=username, roles=roles, password=password))
+        return username
+
+    def key(self, username: str, roles: list[str] | None = None, services: list[str] | None = None,
+            expires_in_days: float | None = 30) -> str:
+        with self.ctx.uow() as s:
+            user = auth.get_user(s, username)
+            caller = Principal(id=user.id, name=user.username, kind="user", roles=frozenset(user.roles),
+                               user_id=user.id)
+            _, secret = auth.create_key(s, self.actor(), caller, KeyCreate(
+                name=f"{username} key", roles=roles or user.roles, services=services,
+                expires_in_days=expires_in_days))
+        return secret
+
+    def user_with_key(self, username: str, roles: list[str], **kwargs: Any) -> str:
+        self.user(username, roles)
+        return self.key(username, **kwargs)
+
+    def service(self, slug: str = "echo", owner: str | None = None, entrypoint: str = "tests.factories:double",
+                timeout_ms: int = 2000, output_schema: dict[str, Any] | None = None) -> str:
+        with self.ctx.uow() as s:
+            registry.create_service(s, self.actor(), ServiceCreate(
+                slug=slug, name=slug.title(), input_schema=ECHO_SCHEMA, owner=owner, timeout_ms=timeout_ms,
+                output_schema=output_schema))
+            registry.register_version(s, self.actor(), self.ctx.store, slug, VersionCreate(
+                loader="callable", entrypoint=entrypoint, returns_confidence=True, make_live=True))
+        return slug
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
