@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,20 @@ async def run_baseline(directory: Path, tasks: int, records: int) -> dict[str, f
         os.close(fd)
 
 
+def fdatasync_p50_ms(directory: Path, n: int = 200) -> float:
+    fd = os.open(directory / "probe", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        times = []
+        for _ in range(n):
+            os.write(fd, b"x" * 300)
+            start = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+    return statistics.median(times) * 1e3
+
+
 def line(name: str, r: dict[str, float], base: dict[str, float]) -> str:
     return (
         f"{name:<28} {r['rate']:>10,.0f}/s {r['p50']:>8.3f} {r['p99']:>8.3f} {r['loop_us']:>9.1f}"
@@ -110,22 +124,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--tasks", type=int, default=32)
     parser.add_argument("--records", type=int, default=500, help="appends per task")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians are printed")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir)")
     args = parser.parse_args()
 
+    t, m = args.tasks, args.records
+    modes: dict[str, Callable[[Path], Coroutine[Any, Any, dict[str, float]]]] = {
+        "baseline: fsync per append": lambda d: run_baseline(d, t, m),
+        "spool, group fsync": lambda d: run_spool(d, True, t, m),
+        "spool, fsync off": lambda d: run_spool(d, False, t, m),
+        "floor: no-op append": lambda d: drive(noop, t, m),
+    }
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in modes}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
-        base = asyncio.run(run_baseline(root / "baseline", args.tasks, args.records))
-        on = asyncio.run(run_spool(root / "fsync-on", True, args.tasks, args.records))
-        off = asyncio.run(run_spool(root / "fsync-off", False, args.tasks, args.records))
-    floor = asyncio.run(drive(noop, args.tasks, args.records))
+        probe_before = fdatasync_p50_ms(root)
+        # Interleaved rounds, so a disk that slows down mid-run (a shared machine) hits every mode alike.
+        for r in range(args.repeat):
+            for i, (name, run) in enumerate(modes.items()):
+                results[name].append(asyncio.run(run(root / f"{r}-{i}")))
+        probe_after = fdatasync_p50_ms(root)
+    med = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in results.items()}
 
-    print(f"{args.tasks} tasks x {args.records} appends, {len(orjson.dumps(record(0, 0)))}-byte records")
+    base = med["baseline: fsync per append"]
+    print(f"{t} tasks x {m} appends, {len(orjson.dumps(record(0, 0)))}-byte records, median of {args.repeat}")
+    print(f"fdatasync p50 on this disk: {probe_before:.3f} ms before, {probe_after:.3f} ms after")
     print(f"{'':<28} {'appends':>12} {'p50 ms':>8} {'p99 ms':>8} {'loop us':>9}   vs baseline")
-    print(line("baseline: fsync per append", base, base))
-    print(line("spool, group fsync", on, base))
-    print(line("spool, fsync off", off, base))
-    print(line("floor: no-op append", floor, base))
+    for name, row in med.items():
+        print(line(name, row, base))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,23 @@ def jsonable(value: Any) -> Any:
     """Normalise to plain JSON types so the stored value hashes the same after a round trip."""
     if value is None:
         return None
-    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str))
+    return _portable(orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)))
+
+
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what orjson (and so canonical_json) can serialize
+
+
+def _portable(value: Any) -> Any:
+    # PostgreSQL's jsonb stores numbers as numeric and hands integral ones back as ints: a float that
+    # JSON writes in exponent form (|x| >= 1e16) would come back as an int and no longer hash the same.
+    if isinstance(value, float) and abs(value) >= 1e16:
+        as_int = int(value)
+        return as_int if _INT_RANGE[0] <= as_int <= _INT_RANGE[1] else repr(value)
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    return value
 
 
 def event_hash(

@@ -45,6 +45,7 @@ class ServingSettings(BaseModel):
     default_timeout_ms: int = 5000
     max_body_bytes: int = 1_048_576
     threads: int = 40  # worker threads for model calls
+    load_timeout_s: float = 120.0  # a cold model load may take this long before callers get 503
 
 
 class RecorderSettings(BaseModel):

@@ -143,7 +143,7 @@ async def register_version(
         path = Path(tmp) / Path(artifact.filename or "artifact").name
         with path.open("wb") as fh:
             await anyio.to_thread.run_sync(shutil.copyfileobj, artifact.file, fh)
-        if path.suffix == ".tar" or data.config.get("artifact_is_tar"):
+        if data.config.pop("artifact_is_tar", False):  # the client tars directories for upload
             import tarfile
 
             unpacked = Path(tmp) / "unpacked"

@@ -94,8 +94,11 @@ class ArtifactStore:
             tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
             with tarfile.open(blob) as tar:
                 tar.extractall(tmp, filter="data")
+            target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 tmp.rename(target)
-            except OSError:  # another process unpacked it first
+            except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
+                if not target.is_dir():  # not a lost race with another process: a real failure
+                    raise
         return target

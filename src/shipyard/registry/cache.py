@@ -128,6 +128,11 @@ def load_config(session: Session, slug: str) -> ServiceConfig:
     )
 
 
+def live_configs(session: Session) -> list[ServiceConfig]:
+    slugs = session.scalars(select(Service.slug).where(Service.live_version_id.is_not(None)))
+    return [load_config(session, slug) for slug in slugs]
+
+
 class ServiceCache:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory

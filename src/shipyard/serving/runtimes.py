@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.cache import ServiceConfig, VersionConfig
 from shipyard.registry.loaders import LoadSpec, Runtime, get_loader
+
+log = logging.getLogger(__name__)
 
 
 class RuntimePool:
@@ -43,6 +46,14 @@ class RuntimePool:
             runtime = get_loader(version.loader).load(spec)
             self._runtimes[version.id] = runtime
             return runtime
+
+    def warm(self, configs: list[tuple[ServiceConfig, VersionConfig]]) -> None:
+        """Load live versions ahead of their first call, so no caller pays for a cold start."""
+        for service, version in configs:
+            try:
+                self.load(service, version)
+            except Exception as exc:  # the first call will report it properly
+                log.warning("could not pre-load %s v%s: %s", service.slug, version.number, exc)
 
     def close(self) -> None:
         with self._guard:

@@ -25,8 +25,8 @@ from shipyard.core.errors import (
     Unavailable,
 )
 from shipyard.monitoring import metrics
-from shipyard.registry.cache import ServiceConfig
-from shipyard.registry.loaders import ModelOutput
+from shipyard.registry.cache import ServiceConfig, VersionConfig
+from shipyard.registry.loaders import ModelOutput, Runtime
 from shipyard.web.context import AppContext
 
 
@@ -121,12 +121,10 @@ async def _run(ctx: AppContext, config: ServiceConfig, inputs: Any) -> ModelOutp
     version = config.live
     assert version is not None
     runtime = ctx.runtimes.peek(version.id)
+    if runtime is None:  # normally pre-loaded at start; loading is not the model's answer time
+        runtime = await _load(ctx, config, version)
     try:
         with anyio.fail_after(config.timeout_s):
-            if runtime is None:
-                runtime = await anyio.to_thread.run_sync(
-                    ctx.runtimes.load, config, version, abandon_on_cancel=True
-                )
             # A timed-out local call cannot be interrupted; abandoning it frees the caller now.
             result: ModelOutput = await anyio.to_thread.run_sync(
                 runtime.predict, inputs, abandon_on_cancel=True
@@ -141,6 +139,25 @@ async def _run(ctx: AppContext, config: ServiceConfig, inputs: Any) -> ModelOutp
         raise ModelFailed(f"{config.slug} v{version.number} raised {type(exc).__name__}: {exc}") from exc
     _check_output(config, result)
     return result
+
+
+async def _load(ctx: AppContext, config: ServiceConfig, version: VersionConfig) -> Runtime:
+    limit = ctx.settings.serving.load_timeout_s
+    try:
+        with anyio.fail_after(limit):
+            return await anyio.to_thread.run_sync(ctx.runtimes.load, config, version, abandon_on_cancel=True)
+    except TimeoutError:
+        raise Unavailable(
+            f"{config.slug} v{version.number} is still loading after {limit:g} s; retry shortly",
+            code="model_loading",
+        ) from None
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        raise ModelFailed(
+            f"{config.slug} v{version.number} failed to load: {type(exc).__name__}: {exc}",
+            code="model_load_failed",
+        ) from exc
 
 
 def _check_output(config: ServiceConfig, result: ModelOutput) -> None:

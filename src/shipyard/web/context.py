@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from shipyard.db.changes import ChangeBus
 from shipyard.db.engine import make_engine
 from shipyard.db.session import make_sessionmaker, unit_of_work
 from shipyard.registry.artifacts import ArtifactStore
-from shipyard.registry.cache import ServiceCache, ServiceConfig
+from shipyard.registry.cache import ServiceCache, ServiceConfig, live_configs
 from shipyard.serving.recorder import make_sink
 from shipyard.serving.runtimes import RuntimePool
 from shipyard.serving.spool import Shipper, Spool
@@ -82,13 +83,29 @@ class AppContext:
         )
         bus.subscribe("auth", ctx.principals.invalidate)
         bus.subscribe("registry", ctx.services.invalidate)
+        bus.subscribe("registry", ctx.warm_in_background)
         return ctx
+
+    def warm_in_background(self) -> None:
+        """Pre-load every live version off the request path (at start, and when one is made live)."""
+
+        def warm() -> None:
+            try:
+                with self.sessions() as session:
+                    configs = live_configs(session)
+            except Exception as exc:
+                log.warning("could not list live versions to pre-load: %s", exc)
+                return
+            self.runtimes.warm([(c, c.live) for c in configs if c.live is not None])
+
+        threading.Thread(target=warm, name="shipyard-warm", daemon=True).start()
 
     def start(self) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.serving.threads
         self.spool.open()
         self.shipper.start()
         self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
+        self.warm_in_background()
         self.started = True
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from importlib.metadata import EntryPoint, entry_points
+from typing import cast
 
 from shipyard.core.errors import InvalidInput
 from shipyard.registry.loaders.base import Loader, LoadSpec, ModelOutput, Runtime
@@ -45,7 +46,7 @@ def get_loader(name: str) -> Loader:
             available = ", ".join(sorted(_discovered())) or "none"
             raise InvalidInput(f"unknown loader '{name}'; available loaders: {available}")
         try:
-            loader = entry_point.load()()
+            loader = cast(Loader, entry_point.load()())
         except Exception as exc:
             raise InvalidInput(
                 f"loader '{name}' ({entry_point.value}) cannot be loaded: {type(exc).__name__}: {exc}"

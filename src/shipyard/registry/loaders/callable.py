@@ -2,7 +2,8 @@
 
 The target may be:
 - a function taking the input dict;
-- a class, instantiated once at load time (with no arguments, or with config["init_kwargs"]);
+- a class, instantiated once at load time (with no arguments, or with config["init_kwargs"]); its
+  instance's `close()`, if any, is called when the runtime closes;
 - an object with a `predict(inputs)` method, or a callable object.
 A `predict_batch(batch)` method on the object, when present, is used for batches.
 
@@ -98,9 +99,14 @@ class CallableLoader:
         if spec.artifact_path is not None:
             _add_to_sys_path(str(spec.artifact_path))
         target = _resolve(spec.entrypoint)
-        if inspect.isclass(target):
-            with model_errors(f"{spec.entrypoint}()"):
+        owned = inspect.isclass(target)
+        if owned:
+            try:
                 target = target(**spec.config.get("init_kwargs", {}))
+            except Exception as exc:
+                raise InvalidInput(
+                    f"instantiating {spec.entrypoint} failed: {type(exc).__name__}: {exc}"
+                ) from exc
         predict = getattr(target, "predict", None)
         fn = predict if callable(predict) else target
         if not callable(fn):
@@ -109,7 +115,8 @@ class CallableLoader:
                 "and has no predict method"
             )
         batch_fn = getattr(target, "predict_batch", None)
-        close_fn = getattr(target, "close", None) if not inspect.isroutine(target) else None
+        # only an instance made here is ours to close; a module-level object may serve other versions
+        close_fn = getattr(target, "close", None) if owned else None
         return CallableRuntime(
             fn,
             batch_fn=batch_fn if callable(batch_fn) else None,

@@ -172,4 +172,7 @@ def _feed(spec: LoadSpec, model: Any) -> Feed:
             raise InvalidInput(
                 f"the model was fitted on features the feature order lacks: {', '.join(missing)}"
             )
-    return lambda batch: pd.DataFrame([{f: row.get(f) for f in features} for row in batch], columns=features)
+        # scikit-learn insists on the columns in the order it was fitted with
+        features = [str(name) for name in fitted_names]
+    columns = features
+    return lambda batch: pd.DataFrame([{f: row.get(f) for f in columns} for row in batch], columns=columns)

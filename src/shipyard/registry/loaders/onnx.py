@@ -74,9 +74,8 @@ class OnnxRuntime:
         self._mode = mode
         self._returns_confidence = returns_confidence
         # a plain label needs no probabilities, so skip computing them
-        self._label_only = probability_output is None or (
-            label_output is not None and mode == "label" and not returns_confidence
-        )
+        label_only = probability_output is None or (mode == "label" and not returns_confidence)
+        self._single_output = label_output if label_only else None
 
     def predict(self, inputs: dict[str, Any]) -> ModelOutput:
         return self.predict_batch([inputs])[0]
@@ -85,18 +84,20 @@ class OnnxRuntime:
         if not batch:
             return []
         feeds = {name: to_matrix(batch, features, dtype) for name, features, dtype in self._inputs}
-        if self._label_only:
+        if self._single_output is not None:
             with model_errors():
-                (result,) = self._session.run([self._label], feeds)
+                (result,) = self._session.run([self._single_output], feeds)
             rows = as_rows(result)
             check_batch_length(rows, len(batch))
             return [make_output(_scalar(row), None, returns_confidence=False) for row in rows]
 
-        names = [n for n in (self._label, self._probability) if n is not None]
+        probability = self._probability
+        assert probability is not None  # else the single-output path above ran
+        names = [probability] if self._label is None else [self._label, probability]
         with model_errors():
             results = dict(zip(names, self._session.run(names, feeds), strict=True))
         labels = None if self._label is None else as_rows(results[self._label])
-        classes, matrix = self._probability_matrix(results[self._probability])
+        classes, matrix = self._probability_matrix(results[probability])
         check_batch_length(matrix, len(batch))
         if labels is not None:
             check_batch_length(labels, len(batch))

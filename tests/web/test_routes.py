@@ -1,0 +1,307 @@
+"""Every route declares its permission, and the permission table is what the app enforces.
+
+The matrix calls every route, as every role, with an API key for a user holding only that role:
+a role outside PERMISSIONS[permission] must get 403 `forbidden`; a role inside it must get past
+the access check (any status but 401/403). Path parameters name real objects, and bodies are
+valid where that is easy, so "allowed" means the route really ran.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Mount, Route
+
+from shipyard.auth.permissions import PERMISSIONS, SERVICE_SCOPED
+from shipyard.auth.roles import ROLES
+from shipyard.web.deps import Require, public
+from tests.factories import ECHO_SCHEMA, PASSWORD, World, bearer
+
+# FastAPI's own documentation routes and the static files mount: the only routes without a declaration.
+UNDECLARED = {
+    ("Mount", "/static"),
+    ("Route", "/openapi.json"),
+    ("Route", "/docs"),
+    ("Route", "/docs/oauth2-redirect"),
+    ("Route", "/redoc"),
+}
+
+# Routes that pass the access check but then refuse API keys by design, with this detail.
+REFUSES_API_KEYS = {("POST", "/v1/auth/password"): "only signed-in users have a password to change"}
+
+
+def walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, descending into included routers (FastAPI wraps them in `_IncludedRouter`)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from walk(inner.routes)
+        else:
+            yield route
+
+
+def declarations(route: APIRoute) -> list[Require | Callable[[], None]]:
+    """Every Require(...) and `public` in the route's dependency tree."""
+    found: list[Require | Callable[[], None]] = []
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Require) or dep.call is public:
+            found.append(dep.call)
+        stack.extend(dep.dependencies)
+    return found
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    permission: str | None  # None: public
+
+    @property
+    def service_scoped(self) -> bool:
+        return "{slug}" in self.path and self.permission in SERVICE_SCOPED
+
+
+def endpoints(app: FastAPI) -> list[Endpoint]:
+    found = []
+    for route in walk(app.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        (decl,) = declarations(route)  # test_every_route_declares_exactly_one_permission checks this
+        permission = decl.permission if isinstance(decl, Require) else None
+        for method in sorted(route.methods - {"HEAD"}):
+            found.append(Endpoint(method, route.path, permission))
+    return found
+
+
+def test_every_route_declares_exactly_one_permission(app: FastAPI) -> None:
+    offenders: list[str] = []
+    undeclared_seen: set[tuple[str, str]] = set()
+    api_routes = 0
+    for route in walk(app.routes):
+        path = getattr(route, "path", repr(route))
+        if isinstance(route, APIRoute):
+            api_routes += 1
+            found = declarations(route)
+            if len(found) != 1:
+                what = ", ".join(repr(d) if isinstance(d, Require) else "public" for d in found) or "nothing"
+                offenders.append(f"{sorted(route.methods)} {path}: declares {what}")
+            elif isinstance(found[0], Require):
+                assert found[0].permission in PERMISSIONS, path
+        elif isinstance(route, Mount | Route) and (type(route).__name__, path) in UNDECLARED:
+            undeclared_seen.add((type(route).__name__, path))
+        else:
+            offenders.append(f"{type(route).__name__} {path}: not an APIRoute and not in UNDECLARED")
+    assert not offenders, "routes without exactly one Require(...)/public:\n" + "\n".join(offenders)
+    assert undeclared_seen == UNDECLARED, "UNDECLARED lists routes the app no longer has"
+    assert api_routes >= 25  # the walk really descended into the included routers
+
+
+def test_declarations_are_found_in_parameters_and_decorators() -> None:
+    """The walker sees both spellings: `dependencies=[Depends(public)]` and a `Require` parameter."""
+    from shipyard.auth.api import router
+
+    by_path = {(r.path, tuple(sorted(r.methods))): r for r in walk(router.routes) if isinstance(r, APIRoute)}
+    login = declarations(by_path[("/v1/auth/login", ("POST",))])
+    assert login == [public]
+    me = declarations(by_path[("/v1/auth/me", ("GET",))])
+    assert len(me) == 1 and isinstance(me[0], Require) and me[0].permission == "self"
+
+
+# --- the route x role matrix --------------------------------------------------------------------------
+
+
+@dataclass
+class Fixtures:
+    """The real objects path parameters name, and a key per role."""
+
+    keys: dict[str, str]
+    params: dict[str, str]
+    login_user: str
+
+
+def role_user(role: str) -> str:
+    return "olivia" if role == "owner" else f"u-{role}"
+
+
+async def build(world: World, client: httpx.AsyncClient) -> Fixtures:
+    keys = {role: world.user_with_key(role_user(role), [role]) for role in ROLES}
+    world.service("echo", owner="olivia")
+    world.user_with_key("victim", ["consumer"])
+    world.user("signin", ["analyst"])
+    with world.ctx.uow() as s:
+        from shipyard.auth import service as auth
+
+        victim_key_id = auth.list_keys(s, auth.get_user(s, "victim").id)[0].id
+    r = await client.post("/v1/services/echo/invoke", json={"inputs": {"x": 1}}, headers=bearer(keys["admin"]))
+    assert r.status_code == 200, r.text
+    request_id = r.json()["request_id"]
+    assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)
+    return Fixtures(
+        keys=keys,
+        params={
+            "slug": "echo",
+            "number": "1",
+            "key_id": victim_key_id,
+            "username": "victim",
+            "request_id": request_id,
+        },
+        login_user="signin",
+    )
+
+
+def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
+    """Path with real objects filled in, and a body that passes validation (unique per `tag`)."""
+    unknown = set(re.findall(r"{(\w+)}", ep.path)) - fx.params.keys()
+    assert not unknown, f"{ep.method} {ep.path}: add real objects for path parameters {sorted(unknown)}"
+    url = re.sub(r"{(\w+)}", lambda m: fx.params[m.group(1)], ep.path)
+    tag = re.sub(r"[^a-z0-9]", "-", tag.lower())
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/v1/services/{slug}/invoke"): {"json": {"inputs": {"x": 1}}},
+        ("POST", "/v1/services"): {
+            "json": {"slug": f"svc-{tag}", "name": "Made in the matrix", "input_schema": ECHO_SCHEMA}
+        },
+        ("PATCH", "/v1/services/{slug}"): {"json": {"description": f"changed by {tag}"}},
+        ("POST", "/v1/services/{slug}/pause"): {"json": {"reason": f"matrix test ({tag})"}},
+        ("POST", "/v1/services/{slug}/versions"): {
+            "data": {
+                "meta": json.dumps(
+                    {"loader": "callable", "entrypoint": "tests.factories:double", "returns_confidence": True}
+                )
+            }
+        },
+        ("POST", "/v1/auth/login"): {"json": {"username": fx.login_user, "password": PASSWORD}},
+        ("POST", "/login"): {"data": {"username": fx.login_user, "password": PASSWORD}},
+        ("POST", "/v1/auth/password"): {
+            "json": {"current_password": PASSWORD, "new_password": "a brand new password"}
+        },
+        ("POST", "/v1/users"): {"json": {"username": f"made-by-{tag}", "roles": ["consumer"]}},
+        ("PATCH", "/v1/users/{username}"): {"json": {"display_name": f"Victim ({tag})"}},
+        ("POST", "/v1/keys"): {"json": {"name": f"made by {tag}", "roles": [tag]}},
+    }
+    kwargs = bodies.get((ep.method, ep.path))
+    if kwargs is None:
+        kwargs = {} if ep.method in {"GET", "DELETE"} else {"json": {}}
+    return {"method": ep.method, "url": url, **kwargs}
+
+
+def problem(r: httpx.Response) -> dict[str, Any]:
+    try:
+        body = r.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+async def test_route_role_matrix(app: FastAPI, client: httpx.AsyncClient, world: World) -> None:
+    fx = await build(world, client)
+    eps = endpoints(app)
+    assert {ep.permission for ep in eps} >= {"service:invoke", "service:read", "user:manage", "self", None}
+    failures: list[str] = []
+    checked = 0
+    for role in ROLES:
+        headers = bearer(fx.keys[role])
+        for ep in eps:
+            client.cookies.clear()  # the public sign-in routes set a session cookie; use the key alone
+            r = await client.request(**request_for(ep, fx, role), headers=headers)
+            checked += 1
+            body = problem(r)
+            where = f"{role:<9} {ep.method:<6} {ep.path} ({ep.permission or 'public'})"
+            if ep.permission is not None and role not in PERMISSIONS[ep.permission]:
+                if (r.status_code, body.get("code")) != (403, "forbidden") or (
+                    f"may not {ep.permission}" not in body.get("detail", "")
+                ):
+                    failures.append(f"{where}: expected 403 forbidden, got {r.status_code} {r.text[:200]}")
+            elif (ep.method, ep.path) in REFUSES_API_KEYS:
+                expected = REFUSES_API_KEYS[(ep.method, ep.path)]
+                if r.status_code != 403 or body.get("detail") != expected:
+                    failures.append(f"{where}: expected 403 {expected!r}, got {r.status_code} {r.text[:200]}")
+            elif r.status_code in (401, 403):
+                failures.append(f"{where}: allowed, but got {r.status_code} {r.text[:200]}")
+    assert not failures, f"{len(failures)} of {checked} calls wrong:\n" + "\n".join(failures)
+    # The allowed calls really ran: the admin's and the owner's writes landed.
+    r = await client.get("/v1/services", headers=bearer(fx.keys["admin"]))
+    assert {"svc-admin", "svc-owner"} <= {s["slug"] for s in r.json()}
+    assert {s["owner"] for s in r.json() if s["slug"] == "svc-owner"} == {"olivia"}
+    r = await client.get("/v1/services/echo/versions", headers=bearer(fx.keys["admin"]))
+    assert len(r.json()) == 3  # version 1, plus one each from admin and owner
+
+
+async def test_no_credential_is_401_on_every_non_public_route(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    fx = await build(world, client)
+    failures = []
+    for ep in endpoints(app):
+        client.cookies.clear()  # the public sign-in routes set a session cookie
+        r = await client.request(**request_for(ep, fx, "anonymous"))
+        if ep.permission is None:
+            if r.status_code in (401, 403):
+                failures.append(f"public {ep.method} {ep.path}: {r.status_code} {r.text[:200]}")
+        elif (r.status_code, problem(r).get("code")) != (401, "unauthenticated") or (
+            r.headers.get("www-authenticate") != "Bearer"
+        ):
+            failures.append(f"{ep.method} {ep.path}: expected 401 unauthenticated, got {r.status_code} {r.text}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_owner_of_another_service_is_refused_on_service_scoped_routes(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    fx = await build(world, client)
+    oscar = world.user_with_key("oscar", ["owner"])
+    world.service("oscars", owner="oscar")
+    scoped = [ep for ep in endpoints(app) if ep.service_scoped]
+    assert len(scoped) >= 10
+    failures = []
+    for ep in scoped:
+        r = await client.request(**request_for(ep, fx, "oscar"), headers=bearer(oscar))
+        body = problem(r)
+        if (r.status_code, body.get("code")) != (403, "forbidden") or (
+            f"may not {ep.permission} on echo" not in body.get("detail", "")
+        ):
+            failures.append(f"{ep.method} {ep.path}: expected 403 forbidden, got {r.status_code} {r.text[:200]}")
+    assert not failures, "\n".join(failures)
+    # The same key is fine on oscar's own service, and olivia's key on echo.
+    r = await client.get("/v1/services/oscars", headers=bearer(oscar))
+    assert r.status_code == 200 and r.json()["owner"] == "oscar"
+    r = await client.post("/v1/services/oscars/invoke", json={"inputs": {"x": 2}}, headers=bearer(oscar))
+    assert r.status_code == 200 and r.json()["output"] == 4
+    r = await client.get("/v1/services/echo", headers=bearer(fx.keys["owner"]))
+    assert r.status_code == 200 and r.json()["owner"] == "olivia"
+
+
+async def test_key_limited_to_other_services_is_refused_on_echo(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    fx = await build(world, client)
+    world.user("limited", ["admin"])
+    limited = world.key("limited", services=["other"])
+    routes = [ep for ep in endpoints(app) if ep.path.startswith("/v1/services/{slug}")]
+    assert len(routes) >= 10
+    failures = []
+    for ep in routes:
+        r = await client.request(**request_for(ep, fx, "limited"), headers=bearer(limited))
+        body = problem(r)
+        if (r.status_code, body.get("code")) != (403, "forbidden") or (
+            "limited to other services" not in body.get("detail", "")
+        ):
+            failures.append(f"{ep.method} {ep.path}: expected 403 forbidden, got {r.status_code} {r.text[:200]}")
+    assert not failures, "\n".join(failures)
+    # The limit admits the service it names (which does not exist: 404, not 403), and routes with no service.
+    r = await client.get("/v1/services/other", headers=bearer(limited))
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = await client.get("/v1/auth/me", headers=bearer(limited))
+    assert r.status_code == 200 and r.json()["services"] == ["other"]
+    # The same user's unlimited key still reaches echo.
+    r = await client.get("/v1/services/echo", headers=bearer(world.key("limited")))
+    assert r.status_code == 200
