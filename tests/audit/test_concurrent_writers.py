@@ -48,10 +48,9 @@ engine.dispose()
 """
 
 
-@pytest.mark.parametrize("writers", [pytest.param(4, id="4writers")])
-def test_concurrent_writers_keep_one_linear_chain(db_url: str, tmp_path: Path, writers: int) -> None:
-    if db_url.startswith("sqlite"):
-        writers = 2  # SQLite serializes writers (BEGIN IMMEDIATE + busy_timeout); two prove the point
+def test_concurrent_writers_keep_one_linear_chain(db_url: str, tmp_path: Path) -> None:
+    # SQLite serializes writers (BEGIN IMMEDIATE + busy_timeout), so two processes prove the point there.
+    writers = 2 if db_url.startswith("sqlite") else 4
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     go = tmp_path / "go"
@@ -101,6 +100,7 @@ def test_concurrent_writers_keep_one_linear_chain(db_url: str, tmp_path: Path, w
             assert mine == list(range(EVENTS_PER_WRITER))
         # the writers really interleaved (not one after the other)
         switches = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a.actor != b.actor)
+        print("SWITCHES", switches)
         assert switches >= writers
         with unit_of_work(factory) as s:
             assert audit.verify(s) == VerifyReport(True, total)

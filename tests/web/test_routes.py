@@ -142,7 +142,9 @@ async def build(world: World, client: httpx.AsyncClient) -> Fixtures:
         from shipyard.auth import service as auth
 
         victim_key_id = auth.list_keys(s, auth.get_user(s, "victim").id)[0].id
-    r = await client.post("/v1/services/echo/invoke", json={"inputs": {"x": 1}}, headers=bearer(keys["admin"]))
+    r = await client.post(
+        "/v1/services/echo/invoke", json={"inputs": {"x": 1}}, headers=bearer(keys["admin"])
+    )
     assert r.status_code == 200, r.text
     request_id = r.json()["request_id"]
     assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)
@@ -250,7 +252,9 @@ async def test_no_credential_is_401_on_every_non_public_route(
         elif (r.status_code, problem(r).get("code")) != (401, "unauthenticated") or (
             r.headers.get("www-authenticate") != "Bearer"
         ):
-            failures.append(f"{ep.method} {ep.path}: expected 401 unauthenticated, got {r.status_code} {r.text}")
+            failures.append(
+                f"{ep.method} {ep.path}: expected 401 unauthenticated, got {r.status_code} {r.text}"
+            )
     assert not failures, "\n".join(failures)
 
 
@@ -269,7 +273,9 @@ async def test_owner_of_another_service_is_refused_on_service_scoped_routes(
         if (r.status_code, body.get("code")) != (403, "forbidden") or (
             f"may not {ep.permission} on echo" not in body.get("detail", "")
         ):
-            failures.append(f"{ep.method} {ep.path}: expected 403 forbidden, got {r.status_code} {r.text[:200]}")
+            failures.append(
+                f"{ep.method} {ep.path}: expected 403 forbidden, got {r.status_code} {r.text[:200]}"
+            )
     assert not failures, "\n".join(failures)
     # The same key is fine on oscar's own service, and olivia's key on echo.
     r = await client.get("/v1/services/oscars", headers=bearer(oscar))
@@ -295,7 +301,9 @@ async def test_key_limited_to_other_services_is_refused_on_echo(
         if (r.status_code, body.get("code")) != (403, "forbidden") or (
             "limited to other services" not in body.get("detail", "")
         ):
-            failures.append(f"{ep.method} {ep.path}: expected 403 forbidden, got {r.status_code} {r.text[:200]}")
+            failures.append(
+                f"{ep.method} {ep.path}: expected 403 forbidden, got {r.status_code} {r.text[:200]}"
+            )
     assert not failures, "\n".join(failures)
     # The limit admits the service it names (which does not exist: 404, not 403), and routes with no service.
     r = await client.get("/v1/services/other", headers=bearer(limited))

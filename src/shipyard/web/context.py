@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio.to_thread
 import httpx
@@ -22,8 +23,10 @@ from shipyard.db.engine import make_engine
 from shipyard.db.session import make_sessionmaker, unit_of_work
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.cache import ServiceCache, ServiceConfig, live_configs
+from shipyard.serving import slots
 from shipyard.serving.recorder import make_sink
 from shipyard.serving.runtimes import RuntimePool
+from shipyard.serving.slots import SpoolSlot
 from shipyard.serving.spool import Shipper, Spool
 
 log = logging.getLogger(__name__)
@@ -40,11 +43,13 @@ class AppContext:
     services: ServiceCache
     store: ArtifactStore
     runtimes: RuntimePool
-    spool: Spool
-    shipper: Shipper
     http: httpx.AsyncClient
     oidc: OIDCVerifier | None = None
     started: bool = field(default=False)
+    # Set by start(): this process's spool slot, its spool and the shipper draining it.
+    spool: Spool = field(init=False)
+    shipper: Shipper = field(init=False)
+    _slot: SpoolSlot | None = field(default=None, init=False)
 
     @classmethod
     def build(
@@ -55,15 +60,6 @@ class AppContext:
         bus = ChangeBus()
         sessions = make_sessionmaker(engine, bus=bus)
         store = ArtifactStore(settings.artifacts_dir)
-        spool = Spool(
-            settings.spool_dir, fsync=settings.recorder.fsync, segment_bytes=settings.recorder.segment_bytes
-        )
-        shipper = Shipper(
-            spool,
-            make_sink(sessions),
-            batch=settings.recorder.ship_batch,
-            interval_s=settings.recorder.ship_interval_ms / 1000,
-        )
         http = http or httpx.AsyncClient(timeout=10)
         oidc = OIDCVerifier(settings.auth.oidc, http, clock) if settings.auth.oidc.enabled else None
         ctx = cls(
@@ -76,8 +72,6 @@ class AppContext:
             services=ServiceCache(sessions),
             store=store,
             runtimes=RuntimePool(store),
-            spool=spool,
-            shipper=shipper,
             http=http,
             oidc=oidc,
         )
@@ -100,10 +94,33 @@ class AppContext:
 
         threading.Thread(target=warm, name="shipyard-warm", daemon=True).start()
 
+    def _spool_at(self, directory: Path) -> tuple[Spool, Shipper]:
+        rec = self.settings.recorder
+        spool = Spool(directory, fsync=rec.fsync, segment_bytes=rec.segment_bytes)
+        shipper = Shipper(
+            spool, make_sink(self.sessions), batch=rec.ship_batch, interval_s=rec.ship_interval_ms / 1000
+        )
+        return spool, shipper
+
+    def _ship_orphan(self, directory: Path) -> None:
+        spool, shipper = self._spool_at(directory)
+        spool.open()
+        shipper.start()
+        shipper.stop(drain=True, timeout_s=60)
+        spool.close()
+
     def start(self) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.serving.threads
+        self._slot = slots.claim(self.settings.spool_dir)
+        self.spool, self.shipper = self._spool_at(self._slot.path)
         self.spool.open()
         self.shipper.start()
+        threading.Thread(
+            target=slots.drain_orphans,
+            args=(self.settings.spool_dir, self._ship_orphan),
+            name="shipyard-orphans",
+            daemon=True,
+        ).start()
         self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
         self.warm_in_background()
         self.started = True
@@ -113,6 +130,8 @@ class AppContext:
             self.bus.stop()
             self.shipper.stop(drain=True)
             self.spool.close()
+            if self._slot is not None:
+                self._slot.release()
             self.runtimes.close()
             self.started = False
         await self.http.aclose()
