@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 import shipyard.serving.spool as spool_mod
-from shipyard.serving.spool import Shipper, Spool, SpoolCursor
+from shipyard.serving.shipper import Shipper
+from shipyard.serving.spool import Spool, SpoolCursor
 
 LOGGER = "shipyard.serving.spool"
 

@@ -27,7 +27,8 @@ from shipyard.serving import slots
 from shipyard.serving.recorder import make_sink
 from shipyard.serving.runtimes import RuntimePool
 from shipyard.serving.slots import SpoolSlot
-from shipyard.serving.spool import Shipper, Spool
+from shipyard.serving.shipper import Shipper
+from shipyard.serving.spool import Spool
 
 log = logging.getLogger(__name__)
 
