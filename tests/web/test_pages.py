@@ -31,11 +31,11 @@ async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASS
 
 
 def rows(page: str, table_id: str) -> list[str]:
-    """The <tr> elements of one table body, as HTML text."""
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', page, re.S)
+    """The top-level rows of one table (each carries a data- attribute; diff rows nest inside)."""
+    table = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*)', page, re.S)
     assert table, f"no table #{table_id}"
-    body = table.group(0).split("<tbody>", 1)[1]
-    return re.findall(r"<tr.*?</tr>", body, re.S)
+    body = table.group(1).split("</main>", 1)[0]
+    return ["<tr data-" + part for part in body.split("<tr data-")[1:]]
 
 
 def one_time_secret(page: str, element_id: str) -> str:
@@ -512,3 +512,21 @@ async def test_someone_elses_key_cannot_be_revoked(client: httpx.AsyncClient, wo
     token = await sign_in(client, "ann")
     r = await client.post(f"/keys/{carol_key}/revoke", data={"csrf_token": token})
     assert r.status_code == 404 and "no API key" in r.text
+
+
+async def test_a_key_cannot_mint_a_wider_key_from_the_keys_page(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    world.user("ada", ["admin"])
+    key = world.key("ada", roles=["consumer"], services=["echo"])
+    wider_role = await client.post("/keys", data={"name": "up", "roles": "admin"}, headers=bearer(key))
+    assert wider_role.status_code == 403 and "roles you do not hold: admin" in wider_role.text
+    wider_scope = await client.post(
+        "/keys", data={"name": "up", "roles": "consumer", "services": "other"}, headers=bearer(key)
+    )
+    assert wider_scope.status_code == 403 and "does not cover these services: other" in wider_scope.text
+    same = await client.post("/keys", data={"name": "same", "roles": "consumer"}, headers=bearer(key))
+    assert same.status_code == 200
+    new_key = one_time_secret(same.text, "key-secret")
+    me = await client.get("/v1/auth/me", headers=bearer(new_key))
+    assert me.json()["roles"] == ["consumer"] and me.json()["services"] == ["echo"]

@@ -158,7 +158,7 @@ def list_events(
     if flt.actor:
         stmt = stmt.where(AuditEvent.actor == flt.actor)
     if flt.action:
-        stmt = stmt.where(AuditEvent.action.startswith(flt.action))
+        stmt = stmt.where(AuditEvent.action.startswith(flt.action, autoescape=True))
     if flt.service:
         stmt = stmt.where(AuditEvent.service == flt.service)
     if flt.target_id:

@@ -164,6 +164,8 @@ def list_keys(
     if all_users and not principal.can("key:manage"):
         raise Forbidden("only admins may list every user's keys")
     with get_ctx(request).uow() as session:
+        if not all_users and principal.user_id is None:
+            return []  # SSO principals own no keys; never fall through to "every user's keys"
         rows = auth.list_keys(session, None if all_users else principal.user_id)
         return [KeyRead.model_validate(k) for k in rows]
 

@@ -310,6 +310,17 @@ def key_create_submit(
             form=form,
         )
     slugs = [s.strip() for s in services.split(",") if s.strip()]
+    if principal.services is not None:  # a service-limited key cannot mint a wider one
+        outside = sorted(set(slugs) - principal.services)
+        if outside:
+            return _keys_page(
+                request,
+                principal,
+                status_code=403,
+                flashes=[("error", f"Your credential does not cover these services: {', '.join(outside)}.")],
+                form=form,
+            )
+        slugs = slugs or sorted(principal.services)
     days = expires_days.strip()
     try:
         data = KeyCreate.model_validate(

@@ -207,6 +207,16 @@ def create_key(session: Session, actor: Actor, caller: Principal, data: KeyCreat
     owner = get_user(session, data.user) if data.user else session.get(User, caller.user_id or "")
     if owner is None:
         raise InvalidInput("this principal has no user to own a key; name one with `user`")
+    # A key may only hand on what the caller itself holds: a consumer key of an admin's cannot mint
+    # an admin key, and a key limited to some services cannot mint one for others.
+    beyond_caller = set() if is_admin else set(data.roles) - set(caller.roles)
+    if beyond_caller:
+        raise Forbidden(f"you cannot grant roles you do not hold: {sorted(beyond_caller)}")
+    if caller.services is not None and (data.services is None or set(data.services) - caller.services):
+        raise Forbidden(
+            f"this credential is limited to services {sorted(caller.services)}; "
+            "a key it creates must be limited to (some of) them too"
+        )
     excess = set() if "admin" in owner.roles else set(data.roles) - set(owner.roles)
     if excess and not is_admin:
         raise Forbidden(f"a key cannot hold roles its owner does not have: {sorted(excess)}")

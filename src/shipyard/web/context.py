@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,8 @@ from shipyard.registry.cache import ServiceCache, ServiceConfig, live_configs
 from shipyard.serving import slots
 from shipyard.serving.recorder import make_sink
 from shipyard.serving.runtimes import RuntimePool
-from shipyard.serving.slots import SpoolSlot
 from shipyard.serving.shipper import Shipper
+from shipyard.serving.slots import SpoolSlot
 from shipyard.serving.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class AppContext:
     spool: Spool = field(init=False)
     shipper: Shipper = field(init=False)
     _slot: SpoolSlot | None = field(default=None, init=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False)
 
     @classmethod
     def build(
@@ -93,7 +94,13 @@ class AppContext:
                 return
             self.runtimes.warm([(c, c.live) for c in configs if c.live is not None])
 
-        threading.Thread(target=warm, name="shipyard-warm", daemon=True).start()
+        self._background(warm, "shipyard-warm")
+
+    def _background(self, target: Callable[..., None], name: str, *args: object) -> None:
+        """A daemon thread that stop() waits for, so none holds a connection past dispose()."""
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
 
     def _spool_at(self, directory: Path) -> tuple[Spool, Shipper]:
         rec = self.settings.recorder
@@ -116,12 +123,7 @@ class AppContext:
         self.spool, self.shipper = self._spool_at(self._slot.path)
         self.spool.open()
         self.shipper.start()
-        threading.Thread(
-            target=slots.drain_orphans,
-            args=(self.settings.spool_dir, self._ship_orphan),
-            name="shipyard-orphans",
-            daemon=True,
-        ).start()
+        self._background(slots.drain_orphans, "shipyard-orphans", self.settings.spool_dir, self._ship_orphan)
         self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
         self.warm_in_background()
         self.started = True
@@ -129,6 +131,8 @@ class AppContext:
     async def stop(self) -> None:
         if self.started:
             self.bus.stop()
+            for thread in self._threads:
+                thread.join(timeout=30)
             self.shipper.stop(drain=True)
             self.spool.close()
             if self._slot is not None:
