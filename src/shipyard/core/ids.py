@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import time
 
+# Crockford's base32 alphabet (no i, l, o, u), lower case; b32encode's alphabet maps onto it.
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz")
+
 
 def new_id() -> str:
-    """A 26-char time-ordered id (48-bit ms timestamp + 80 random bits, Crockford base32)."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-    out = []
-    for _ in range(26):
-        value, rem = divmod(value, 32)
-        out.append(alphabet[rem])
-    return "".join(reversed(out))
+    """A 26-char id that sorts by creation time: 48-bit ms timestamp then 80 random bits."""
+    raw = (int(time.time() * 1000) & 0xFFFF_FFFF_FFFF).to_bytes(6, "big") + os.urandom(10)
+    return base64.b32encode(raw)[:26].translate(_CROCKFORD).decode()
 
 
 def new_request_id() -> str:

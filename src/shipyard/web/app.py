@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request
@@ -58,8 +59,10 @@ def create_app(
     from shipyard.auth.pages import router as auth_pages
     from shipyard.registry.api import router as registry_api
     from shipyard.registry.pages import router as registry_pages
+    from shipyard.serving.api import INVOKE_OPENAPI, invoke_route
     from shipyard.serving.api import router as serving_api
 
+    app.router.routes.insert(0, invoke_route)  # the hot path is matched first
     for router in (serving_api, registry_api, auth_api, audit_api, auth_pages, registry_pages, audit_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -89,4 +92,15 @@ def create_app(
         """Prometheus metrics (no payloads or personal data)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = default_openapi()
+        schema["paths"]["/v1/services/{slug}/invoke"] = INVOKE_OPENAPI
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

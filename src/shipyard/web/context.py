@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class AppContext:
     shipper: Shipper = field(init=False)
     _slot: SpoolSlot | None = field(default=None, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
+    model_threads: ThreadPoolExecutor = field(init=False)
 
     @classmethod
     def build(
@@ -119,6 +121,9 @@ class AppContext:
 
     def start(self) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.serving.threads
+        self.model_threads = ThreadPoolExecutor(
+            self.settings.serving.threads, thread_name_prefix="shipyard-model"
+        )
         self._slot = slots.claim(self.settings.spool_dir)
         self.spool, self.shipper = self._spool_at(self._slot.path)
         self.spool.open()
@@ -137,6 +142,7 @@ class AppContext:
             self.spool.close()
             if self._slot is not None:
                 self._slot.release()
+            self.model_threads.shutdown(wait=False, cancel_futures=True)
             self.runtimes.close()
             self.started = False
         await self.http.aclose()
