@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,18 +44,20 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
 
 def make_sink(factory: sessionmaker[Session]) -> Any:
     """A spool sink: insert a batch, ignoring rows already shipped (delivery is at-least-once)."""
+    table = Prediction.__table__  # a Table; typed as FromClause
+    assert isinstance(table, Table)
 
     def sink(records: list[dict[str, Any]]) -> None:
         rows = [_row(r) for r in records]
-        with factory() as session:
-            dialect = session.get_bind().dialect.name
-            if dialect == "postgresql":
-                stmt: Any = pg_insert(Prediction).on_conflict_do_nothing(index_elements=["request_id"])
-            elif dialect == "sqlite":
-                stmt = sqlite_insert(Prediction).on_conflict_do_nothing(index_elements=["request_id"])
+        engine = factory.kw["bind"]
+        # Core executemany, not the ORM: the shipper runs beside the hot path and competes for the GIL.
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
+            elif conn.dialect.name == "sqlite":
+                stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
             else:  # pragma: no cover - only the two supported backends
-                stmt = insert(Prediction)
-            session.execute(stmt, rows)
-            session.commit()
+                stmt = insert(table)
+            conn.execute(stmt, rows)
 
     return sink
