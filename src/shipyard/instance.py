@@ -106,6 +106,7 @@ def issue_key(
     roles: list[str],
     services: list[str] | None = None,
     expires_in_days: float | None = 30,
+    actor: Actor | None = None,
 ) -> str:
     """Create an API key for a user from the command line; returns the secret."""
     engine = make_engine(settings.database_url)
@@ -117,7 +118,7 @@ def issue_key(
             )
             _, secret = auth.create_key(
                 session,
-                Actor.system("shipyard-cli"),
+                actor or Actor.system("shipyard-cli"),
                 caller,
                 KeyCreate(name=name, roles=roles, services=services, expires_in_days=expires_in_days),
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -110,12 +109,6 @@ def test_pipeline_takes_plain_dicts_and_returns_probabilities(pipeline: Any) -> 
     assert proba.sum() == pytest.approx(1.0)
     assert (proba >= 0).all()
     assert pipeline.predict([claim[0]])[0] in QUEUES
-
-    # A single call is fast enough for a synchronous request path (generous bound for busy CI).
-    started = time.perf_counter()
-    for _ in range(20):
-        pipeline.predict_proba([claim[0]])
-    assert (time.perf_counter() - started) / 20 < 0.025
 
 
 def test_obvious_claims_route_as_expected(pipeline: Any) -> None:

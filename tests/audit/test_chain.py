@@ -103,7 +103,9 @@ def forge(factory: sessionmaker[Session], seq: int, prev_hash: str, clock: Froze
 # --- an intact chain ------------------------------------------------------------------------------
 
 
-def test_appends_link_each_event_to_the_one_before(factory: sessionmaker[Session], clock: FrozenClock) -> None:
+def test_appends_link_each_event_to_the_one_before(
+    factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     append(factory, clock)
     rows = events(factory)
     assert [e.seq for e in rows] == list(range(1, N + 1))
@@ -140,7 +142,9 @@ def test_numbers_that_jsonb_rewrites_still_verify(factory: sessionmaker[Session]
     # jsonb returns 1e20 as the integer 100000000000000000000; the stored form must hash the same.
     payload = {"big": 1e20, "large": 1.2345678901234567e19, "small": 1e-7, "plain": 2.5, "whole": 3.0}
     with unit_of_work(factory) as s:
-        audit.record(s, Actor("alice", "user", None, clock), "service.update", "service", "echo", after=payload)
+        audit.record(
+            s, Actor("alice", "user", None, clock), "service.update", "service", "echo", after=payload
+        )
     assert verify(factory) == VerifyReport(True, 1)
 
 
@@ -222,7 +226,12 @@ def test_deleted_events_at_the_end_are_caught_by_the_head_row(
     append(factory, clock)
     tamper(factory, "DELETE FROM audit_events WHERE seq > :keep", keep=N - removed)
     report = verify(factory)
-    assert (report.ok, report.problem, report.seq, report.checked) == (False, "deleted", N - removed + 1, N - removed)
+    assert (report.ok, report.problem, report.seq, report.checked) == (
+        False,
+        "deleted",
+        N - removed + 1,
+        N - removed,
+    )
     assert f"{N - removed + 1}..{N}" in report.detail
 
 

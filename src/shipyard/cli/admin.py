@@ -119,6 +119,8 @@ def keys_create(
     home: Path | None = HomeOption,
 ) -> None:
     """Create an API key; the secret is printed once."""
+    from pydantic import ValidationError
+
     from shipyard.core.errors import ShipyardError
     from shipyard.instance import issue_key
 
@@ -130,9 +132,13 @@ def keys_create(
             _roles(roles),
             _roles(services) if services else None,
             expires_in_days or None,
+            actor=cli_actor(),
         )
     except ShipyardError as exc:
         err.print(f"[red]error ({exc.code}):[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    except ValidationError as exc:
+        err.print(f"[red]invalid key:[/red] {exc.errors()[0]['msg']}")
         raise typer.Exit(1) from None
     console.print(f"API key for {user} ({roles}): [bold]{secret}[/bold]\nIt is shown only once.")
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.panel import Panel
 
 from shipyard.cli import admin, registry_cmds
-from shipyard.cli.common import HomeOption, cli_actor, console, session_for, settings_for
+from shipyard.cli.common import HomeOption, cli_actor, console, err, session_for, settings_for
 from shipyard.core.config import Settings
 
 app = typer.Typer(
@@ -114,8 +116,9 @@ def db_upgrade(home: Path | None = HomeOption, revision: str = "head") -> None:
     settings = settings_for(home)
     if settings.is_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url, revision)
-    console.print(f"Database at revision {current(settings.database_url)}")
+    with _database_errors(settings):
+        upgrade(settings.database_url, revision)
+        console.print(f"Database at revision {current(settings.database_url)}")
 
 
 @db_app.command("current")
@@ -123,7 +126,24 @@ def db_current(home: Path | None = HomeOption) -> None:
     """Show the database's migration revision."""
     from shipyard.db.migrate import current
 
-    console.print(current(settings_for(home).database_url) or "(empty database)")
+    settings = settings_for(home)
+    with _database_errors(settings):
+        revision = current(settings.database_url)
+    console.print(revision or "(empty database)")
+
+
+@contextmanager
+def _database_errors(settings: Settings) -> Iterator[None]:
+    """A database that cannot be reached is a one-line error, not a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        err.print(f"[red]error:[/red] cannot open the database {where}: {getattr(exc, 'orig', None) or exc}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
