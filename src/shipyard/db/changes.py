@@ -37,6 +37,7 @@ class ChangeBus:
     def __init__(self) -> None:
         self._subscribers: dict[str, list[Callable[[], None]]] = defaultdict(list)
         self._seen: dict[str, int] = {}
+        self._primed = False
         self._redis: Any = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -63,9 +64,12 @@ class ChangeBus:
         with factory() as session:
             rows = session.execute(select(CacheEpoch.topic, CacheEpoch.epoch)).all()
         for topic, epoch in rows:
-            if self._seen.get(topic) not in (None, epoch):
+            # The first poll only learns where things stand; after it, a topic seen for the first
+            # time has changed since we started.
+            if self._primed and self._seen.get(topic) != epoch:
                 self.notify_local(topic)
             self._seen[topic] = epoch
+        self._primed = True
 
     def start(self, factory: sessionmaker[Session], poll_seconds: float, redis_url: str | None) -> None:
         try:
