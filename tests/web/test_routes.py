@@ -2,8 +2,9 @@
 
 The matrix calls every route, as every role, with an API key for a user holding only that role:
 a role outside PERMISSIONS[permission] must get 403 `forbidden`; a role inside it must get past
-the access check (any status but 401/403). Path parameters name real objects, and bodies are
-valid where that is easy, so "allowed" means the route really ran.
+the access check (any status but 401/403, and no 500). Path parameters name real objects, and
+bodies are valid where that is easy, so "allowed" means the route really ran. Public routes compute
+no principal, so the matrix calls them once; the no-credential test calls them anonymously.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from shipyard.auth import service as auth
 from shipyard.auth.permissions import PERMISSIONS, SERVICE_SCOPED
@@ -49,9 +50,20 @@ def walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
             yield route
 
 
-def declarations(route: APIRoute) -> list[Require | Callable[[], None]]:
-    """Every Require(...) and `public` in the route's dependency tree."""
-    found: list[Require | Callable[[], None]] = []
+Declaration = Require | Callable[[], None]
+
+
+def declarations(route: BaseRoute) -> list[Declaration]:
+    """Every Require(...) and `public` a route declares.
+
+    An APIRoute declares them in its dependency tree. A plain Starlette route (the invoke hot path
+    skips FastAPI's dependency solving) declares one as its endpoint's `permission` attribute; the
+    matrix below checks that it really enforces it.
+    """
+    if not isinstance(route, APIRoute):
+        declared = getattr(getattr(route, "endpoint", None), "permission", None)
+        return [declared] if isinstance(declared, Require) or declared is public else []
+    found: list[Declaration] = []
     stack = list(route.dependant.dependencies)
     while stack:
         dep = stack.pop()
@@ -75,11 +87,11 @@ class Endpoint:
 def endpoints(app: FastAPI) -> list[Endpoint]:
     found = []
     for route in walk(app.routes):
-        if not isinstance(route, APIRoute):
+        if not isinstance(route, Route) or (type(route).__name__, route.path) in UNDECLARED:
             continue
         (decl,) = declarations(route)  # test_every_route_declares_exactly_one_permission checks this
         permission = decl.permission if isinstance(decl, Require) else None
-        for method in sorted(route.methods - {"HEAD"}):
+        for method in sorted((route.methods or set()) - {"HEAD"}):
             found.append(Endpoint(method, route.path, permission))
     return found
 
@@ -87,35 +99,39 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
 def test_every_route_declares_exactly_one_permission(app: FastAPI) -> None:
     offenders: list[str] = []
     undeclared_seen: set[tuple[str, str]] = set()
-    api_routes = 0
+    declared = 0
     for route in walk(app.routes):
         path = getattr(route, "path", repr(route))
-        if isinstance(route, APIRoute):
-            api_routes += 1
-            found = declarations(route)
-            if len(found) != 1:
-                what = ", ".join(repr(d) if isinstance(d, Require) else "public" for d in found) or "nothing"
-                offenders.append(f"{sorted(route.methods)} {path}: declares {what}")
-            elif isinstance(found[0], Require):
-                assert found[0].permission in PERMISSIONS, path
-        elif isinstance(route, Mount | Route) and (type(route).__name__, path) in UNDECLARED:
+        if (type(route).__name__, path) in UNDECLARED:
             undeclared_seen.add((type(route).__name__, path))
-        else:
-            offenders.append(f"{type(route).__name__} {path}: not an APIRoute and not in UNDECLARED")
+            assert not declarations(route), f"{path} is in UNDECLARED but declares a permission"
+            continue
+        found = declarations(route)
+        methods = sorted(getattr(route, "methods", None) or [])
+        if len(found) != 1:
+            what = ", ".join(repr(d) if isinstance(d, Require) else "public" for d in found) or "nothing"
+            offenders.append(f"{type(route).__name__} {methods} {path}: declares {what}")
+            continue
+        declared += 1
+        if isinstance(found[0], Require):
+            assert found[0].permission in PERMISSIONS, path
     assert not offenders, "routes without exactly one Require(...)/public:\n" + "\n".join(offenders)
     assert undeclared_seen == UNDECLARED, "UNDECLARED lists routes the app no longer has"
-    assert api_routes >= 25  # the walk really descended into the included routers
+    assert declared >= 25  # the walk really descended into the included routers
 
 
-def test_declarations_are_found_in_parameters_and_decorators() -> None:
-    """The walker sees both spellings: `dependencies=[Depends(public)]` and a `Require` parameter."""
-    from shipyard.auth.api import router
-
-    by_path = {(r.path, tuple(sorted(r.methods))): r for r in walk(router.routes) if isinstance(r, APIRoute)}
-    login = declarations(by_path[("/v1/auth/login", ("POST",))])
-    assert login == [public]
-    me = declarations(by_path[("/v1/auth/me", ("GET",))])
-    assert len(me) == 1 and isinstance(me[0], Require) and me[0].permission == "self"
+def test_declarations_are_found_in_every_spelling(app: FastAPI) -> None:
+    """`dependencies=[Depends(public)]`, a `Require` parameter, and a plain route's endpoint attribute."""
+    by_key = {
+        (getattr(r, "path", ""), tuple(sorted(getattr(r, "methods", None) or ()))): r
+        for r in walk(app.routes)
+    }
+    assert declarations(by_key[("/v1/auth/login", ("POST",))]) == [public]
+    (me,) = declarations(by_key[("/v1/auth/me", ("GET",))])
+    assert isinstance(me, Require) and me.permission == "self"
+    (invoke,) = declarations(by_key[("/v1/services/{slug}/invoke", ("POST",))])
+    assert isinstance(invoke, Require) and invoke.permission == "service:invoke"
+    assert declarations(by_key[("/docs", ("GET", "HEAD"))]) == []
 
 
 # --- the route x role matrix --------------------------------------------------------------------------
@@ -141,7 +157,9 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
     world.user_with_key("victim", ["consumer"])
     with world.ctx.uow() as s:
         victim_key_id = auth.list_keys(s, auth.get_user(s, "victim").id)[0].id
-    r = await client.post("/v1/services/echo/invoke", json={"inputs": {"x": 1}}, headers=bearer(keys["admin"]))
+    r = await client.post(
+        "/v1/services/echo/invoke", json={"inputs": {"x": 1}}, headers=bearer(keys["admin"])
+    )
     assert r.status_code == 200, r.text
     request_id = r.json()["request_id"]
     assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)  # the prediction is in the database
@@ -186,6 +204,11 @@ def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
         ("POST", "/v1/users"): {"json": {"username": f"made-by-{tag}", "roles": ["consumer"]}},
         ("PATCH", "/v1/users/{username}"): {"json": {"display_name": f"Victim ({tag})"}},
         ("POST", "/v1/keys"): {"json": {"name": f"made by {tag}", "roles": [tag]}},
+        # console forms (an API key needs no CSRF token, so they run like the JSON routes)
+        ("POST", "/users"): {"data": {"username": f"page-{tag}", "roles": ["consumer"]}},
+        ("POST", "/users/{username}/roles"): {"data": {"roles": ["consumer"]}},
+        ("POST", "/keys"): {"data": {"name": f"page {tag}", "roles": [tag]}},
+        ("POST", "/services/{slug}/pause"): {"data": {"reason": f"matrix test ({tag})"}},
     }
     kwargs = bodies.get((ep.method, ep.path))
     if kwargs is None:
@@ -226,7 +249,7 @@ async def test_route_role_matrix(app: FastAPI, client: httpx.AsyncClient, world:
                 expected = REFUSES_API_KEYS[(ep.method, ep.path)]
                 if r.status_code != 403 or body.get("detail") != expected:
                     failures.append(f"{where}: expected 403 {expected!r}, got {r.status_code} {r.text[:200]}")
-            elif r.status_code in (401, 403):
+            elif r.status_code in (401, 403, 500):
                 failures.append(f"{where}: allowed, but got {r.status_code} {r.text[:200]}")
     assert not failures, f"{len(failures)} of {checked} calls wrong:\n" + "\n".join(failures)
     # The allowed calls really ran: the admin's and the owner's writes landed.
@@ -235,6 +258,11 @@ async def test_route_role_matrix(app: FastAPI, client: httpx.AsyncClient, world:
     assert {s["owner"] for s in r.json() if s["slug"] == "svc-owner"} == {"olivia"}
     r = await client.get("/v1/services/echo/versions", headers=bearer(fx.keys["admin"]))
     assert len(r.json()) == 3  # version 1, plus one each from admin and owner
+    r = await client.get("/v1/users", headers=bearer(fx.keys["admin"]))
+    assert {"made-by-admin", "page-admin"} <= {u["username"] for u in r.json()}
+    r = await client.get("/v1/keys", params={"all_users": True}, headers=bearer(fx.keys["admin"]))
+    made = {k["name"] for k in r.json()}
+    assert {f"made by {role}" for role in ROLES} <= made and {f"page {role}" for role in ROLES} <= made
 
 
 async def test_no_credential_is_401_on_every_non_public_route(
