@@ -256,7 +256,7 @@ async def test_password_change(client: httpx.AsyncClient, world: World) -> None:
     r = await client.post(
         "/v1/auth/password", json={"current_password": new, "new_password": "y" * 12}, headers=bearer(key)
     )
-    assert problem(r, 403, "forbidden")["detail"] == "only signed-in users have a password to change"
+    assert problem(r, 403, "not_a_user")["detail"] == "only signed-in users have a password to change"
 
 
 # --- users -------------------------------------------------------------------------------------------

@@ -103,10 +103,15 @@ def change_password(
     data: PasswordChange, request: Request, principal: Annotated[Principal, Depends(Require("self"))]
 ) -> Response:
     if principal.kind != "user" or not principal.user_id:
-        raise Forbidden("only signed-in users have a password to change")
+        raise Forbidden("only signed-in users have a password to change", code="not_a_user")
     with get_ctx(request).uow() as session:
         auth.change_password(
-            session, actor(request, principal), principal.user_id, data.current_password, data.new_password
+            session,
+            actor(request, principal),
+            principal.user_id,
+            data.current_password,
+            data.new_password,
+            keep_session=principal.session_id,
         )
     return Response(status_code=204)
 

@@ -98,12 +98,21 @@ def reset_password(session: Session, actor: Actor, username: str, password: str 
     return password
 
 
-def change_password(session: Session, actor: Actor, user_id: str, current: str, new: str) -> None:
+def change_password(
+    session: Session, actor: Actor, user_id: str, current: str, new: str, keep_session: str | None = None
+) -> None:
+    """Change a password and end the user's other sessions (a stolen cookie must not survive it)."""
     user = session.get(User, user_id)
     if user is None or not user.password_hash or not verify_password(user.password_hash, current):
         raise Forbidden("the current password is not correct", code="wrong_password")
     user.password_hash = hash_password(new)
+    for row in session.scalars(
+        select(ConsoleSession).where(ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None))
+    ):
+        if row.id != keep_session:
+            row.revoked_at = actor.clock.now()
     record(session, actor, "user.password_change", "user", user.username)
+    bump(session, AUTH_TOPIC)
 
 
 def _end_sessions(session: Session, user_id: str, now: datetime) -> None:

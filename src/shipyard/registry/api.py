@@ -33,7 +33,10 @@ def list_services(
 ) -> list[ServiceRead]:
     """All services, with their live version and paused state."""
     with get_ctx(request).uow() as session:
-        return [registry.to_read(session, s) for s in registry.list_services(session)]
+        services = registry.list_services(session)
+        if principal.services is not None:  # a key limited to some services sees only those
+            services = [s for s in services if s.slug in principal.services]
+        return [registry.to_read(session, s) for s in services]
 
 
 @router.post("", response_model=ServiceRead, status_code=201)
