@@ -51,8 +51,17 @@ def _wipe(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE services SET live_version_id = NULL"))
-            for table in ["predictions", "audit_events", "console_sessions", "api_keys", "cache_epochs",
-                          "model_versions", "services", "users"]:
+            for table in [
+                "predictions",
+                "audit_events",
+                "console_sessions",
+                "api_keys",
+                "cache_epochs",
+                "unknown_sign_ins",
+                "model_versions",
+                "services",
+                "users",
+            ]:
                 conn.execute(text(f"DELETE FROM {table}"))
             conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": "0" * 64})
     finally:
@@ -77,8 +86,12 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(env="test", home=tmp_path / "home", database_url=db_url,
-                    secret_key="test-secret-key-that-is-long-enough-0123456789")  # type: ignore[arg-type]
+    return Settings(
+        env="test",
+        home=tmp_path / "home",
+        database_url=db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture

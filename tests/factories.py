@@ -58,29 +58,65 @@ class World:
             auth.create_user(s, self.actor(), UserCreate(username=username, roles=roles, password=password))
         return username
 
-    def key(self, username: str, roles: list[str] | None = None, services: list[str] | None = None,
-            expires_in_days: float | None = 30) -> str:
+    def key(
+        self,
+        username: str,
+        roles: list[str] | None = None,
+        services: list[str] | None = None,
+        expires_in_days: float | None = 30,
+    ) -> str:
         with self.ctx.uow() as s:
             user = auth.get_user(s, username)
-            caller = Principal(id=user.id, name=user.username, kind="user", roles=frozenset(user.roles),
-                               user_id=user.id)
-            _, secret = auth.create_key(s, self.actor(), caller, KeyCreate(
-                name=f"{username} key", roles=roles or user.roles, services=services,
-                expires_in_days=expires_in_days))
+            caller = Principal(
+                id=user.id, name=user.username, kind="user", roles=frozenset(user.roles), user_id=user.id
+            )
+            _, secret = auth.create_key(
+                s,
+                self.actor(),
+                caller,
+                KeyCreate(
+                    name=f"{username} key",
+                    roles=roles or user.roles,
+                    services=services,
+                    expires_in_days=expires_in_days,
+                ),
+            )
         return secret
 
     def user_with_key(self, username: str, roles: list[str], **kwargs: Any) -> str:
         self.user(username, roles)
         return self.key(username, **kwargs)
 
-    def service(self, slug: str = "echo", owner: str | None = None, entrypoint: str = "tests.factories:double",
-                timeout_ms: int = 2000, output_schema: dict[str, Any] | None = None) -> str:
+    def service(
+        self,
+        slug: str = "echo",
+        owner: str | None = None,
+        entrypoint: str = "tests.factories:double",
+        timeout_ms: int = 2000,
+        output_schema: dict[str, Any] | None = None,
+    ) -> str:
         with self.ctx.uow() as s:
-            registry.create_service(s, self.actor(), ServiceCreate(
-                slug=slug, name=slug.title(), input_schema=ECHO_SCHEMA, owner=owner, timeout_ms=timeout_ms,
-                output_schema=output_schema))
-            registry.register_version(s, self.actor(), self.ctx.store, slug, VersionCreate(
-                loader="callable", entrypoint=entrypoint, returns_confidence=True, make_live=True))
+            registry.create_service(
+                s,
+                self.actor(),
+                ServiceCreate(
+                    slug=slug,
+                    name=slug.title(),
+                    input_schema=ECHO_SCHEMA,
+                    owner=owner,
+                    timeout_ms=timeout_ms,
+                    output_schema=output_schema,
+                ),
+            )
+            registry.register_version(
+                s,
+                self.actor(),
+                self.ctx.store,
+                slug,
+                VersionCreate(
+                    loader="callable", entrypoint=entrypoint, returns_confidence=True, make_live=True
+                ),
+            )
         return slug
 
 

@@ -57,10 +57,20 @@ def test_register_object_make_live_invoke_pause(server: tuple[str, World], tmp_p
             from shipyard.registry import service as registry
             from shipyard.registry.schemas import ServiceCreate
 
-            registry.create_service(s, world.actor(), ServiceCreate(
-                slug="iris", name="Iris", owner="olivia", input_schema={
-                    "type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-                    "required": ["a", "b"]}))
+            registry.create_service(
+                s,
+                world.actor(),
+                ServiceCreate(
+                    slug="iris",
+                    name="Iris",
+                    owner="olivia",
+                    input_schema={
+                        "type": "object",
+                        "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+                        "required": ["a", "b"],
+                    },
+                ),
+            )
         model = LogisticRegression().fit([[0, 0], [1, 1], [0, 1], [1, 0]], ["no", "yes", "no", "yes"])
         version = client.register("iris", model, config={"input_format": "array"}, make_live=True)
         assert version["number"] == 1 and version["loader"] == "joblib" and version["returns_confidence"]
@@ -88,14 +98,18 @@ def test_register_directory_with_callable_code(server: tuple[str, World], tmp_pa
         from shipyard.registry import service as registry
         from shipyard.registry.schemas import ServiceCreate
 
-        registry.create_service(s, world.actor(), ServiceCreate(slug="echo", name="Echo", owner="olivia",
-                                                                input_schema=ECHO_SCHEMA))
+        registry.create_service(
+            s,
+            world.actor(),
+            ServiceCreate(slug="echo", name="Echo", owner="olivia", input_schema=ECHO_SCHEMA),
+        )
     code = tmp_path / "code"
     code.mkdir()
     (code / "triple_model.py").write_text("def predict(inputs):\n    return inputs['x'] * 3\n")
     with Client(url, key) as client:
-        version = client.register("echo", code, loader="callable", entrypoint="triple_model:predict",
-                                  make_live=True)
+        version = client.register(
+            "echo", code, loader="callable", entrypoint="triple_model:predict", make_live=True
+        )
         assert version["artifact_kind"] == "dir" and "artifact_is_tar" not in version["config"]
         assert client.invoke("echo", {"x": 5})["output"] == 15
         assert [v["number"] for v in client.versions("echo")] == [1]

@@ -9,8 +9,15 @@ from shipyard.audit.service import Actor
 
 
 def test_an_int_beyond_64_bits_is_recorded_and_verifies(session: Session) -> None:
-    audit.record(session, Actor.system(), "service.create", "service", "huge", service="huge",
-                 after={"input_schema": {"type": "integer", "maximum": 99999999999999999999}})
+    audit.record(
+        session,
+        Actor.system(),
+        "service.create",
+        "service",
+        "huge",
+        service="huge",
+        after={"input_schema": {"type": "integer", "maximum": 99999999999999999999}},
+    )
     session.commit()
     report = audit.verify(session)
     assert report.ok, report

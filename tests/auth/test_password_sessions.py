@@ -11,13 +11,18 @@ from tests.factories import PASSWORD, World, bearer
 async def test_password_change_ends_other_sessions_but_keeps_this_one(app: object, world: World) -> None:
     world.user("ada", ["analyst"])
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as laptop, \
-            httpx.AsyncClient(transport=transport, base_url="http://t") as stolen:
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://t") as laptop,
+        httpx.AsyncClient(transport=transport, base_url="http://t") as stolen,
+    ):
         csrf = (await login(laptop, "ada")).json()["csrf_token"]
         assert (await login(stolen, "ada")).status_code == 200
         assert (await stolen.get("/v1/auth/me")).status_code == 200
-        r = await laptop.post("/v1/auth/password", headers={"X-CSRF-Token": csrf},
-                              json={"current_password": PASSWORD, "new_password": "a brand new passphrase"})
+        r = await laptop.post(
+            "/v1/auth/password",
+            headers={"X-CSRF-Token": csrf},
+            json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        )
         assert r.status_code == 204
         assert (await laptop.get("/v1/auth/me")).status_code == 200
         gone = await stolen.get("/v1/auth/me")

@@ -29,9 +29,16 @@ def test_slots_are_exclusive_and_lowest_free_first(tmp_path: Path) -> None:
 
 def test_a_killed_process_frees_its_slot(tmp_path: Path) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from shipyard.serving import slots; "
-         f"s = slots.claim(__import__('pathlib').Path({str(tmp_path)!r})); print(s.path.name, flush=True); "
-         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from shipyard.serving import slots; "
+            f"s = slots.claim(__import__('pathlib').Path({str(tmp_path)!r})); print(s.path.name, flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "000"
     mine = slots.claim(tmp_path)
@@ -51,12 +58,25 @@ async def test_orphaned_spool_is_shipped_at_start(settings: object, tmp_path: Pa
     root = settings.spool_dir  # type: ignore[attr-defined]
     orphan = Spool(root / "005")
     orphan.open()
-    orphan.append_sync({
-        "request_id": "req_orphan", "service": "echo", "version_id": None, "version": None,
-        "caller": "key:x", "caller_kind": "key", "inputs": {"x": 1}, "output": 2, "confidence": None,
-        "outcome": "served", "error_code": None, "error_detail": None,
-        "started_at": "2026-01-01T00:00:00+00:00", "ended_at": "2026-01-01T00:00:00.001000+00:00",
-        "latency_ms": 1.0})
+    orphan.append_sync(
+        {
+            "request_id": "req_orphan",
+            "service": "echo",
+            "version_id": None,
+            "version": None,
+            "caller": "key:x",
+            "caller_kind": "key",
+            "inputs": {"x": 1},
+            "output": 2,
+            "confidence": None,
+            "outcome": "served",
+            "error_code": None,
+            "error_detail": None,
+            "started_at": "2026-01-01T00:00:00+00:00",
+            "ended_at": "2026-01-01T00:00:00.001000+00:00",
+            "latency_ms": 1.0,
+        }
+    )
     orphan.close()
     app = create_app(settings)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):

@@ -54,3 +54,15 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class UnknownSignIn(Base):
+    """Failed sign-ins for usernames that are not accounts, throttled like real ones so that the
+    answers do not reveal which usernames exist."""
+
+    __tablename__ = "unknown_sign_ins"
+
+    username: Mapped[str] = mapped_column(String(150), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.audit.service import Actor, record
-from shipyard.auth.models import ApiKey, ConsoleSession, User
+from shipyard.auth.models import ApiKey, ConsoleSession, UnknownSignIn, User
 from shipyard.auth.principal import Principal
 from shipyard.auth.schemas import KeyCreate, UserCreate, UserUpdate
 from shipyard.core.clock import Clock, as_utc
@@ -125,37 +126,40 @@ def _end_sessions(session: Session, user_id: str, now: datetime) -> None:
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
+class _Throttled(Protocol):
+    """What sign-in throttling keeps per username: a User, or an UnknownSignIn for other names."""
+
+    failed_logins: int
+    last_failed_at: datetime | None
+    locked_until: datetime | None
+
+
 def authenticate(
     session: Session, settings: AuthSettings, clock: Clock, username: str, password: str
 ) -> User:
-    """Check a password. Failures are counted per user: slowed after a few, locked after more.
+    """Check a password. Failures are counted per username: slowed after a few, locked after more.
 
-    Raises Unauthenticated (same message whether or not the user exists) or TooManyAttempts.
-    The caller must commit even on failure so the counters persist.
+    Unknown usernames are counted and throttled exactly like real ones, so neither the answer nor the
+    throttling tells an attacker which accounts exist. Raises Unauthenticated or TooManyAttempts;
+    the caller must commit even on failure so the counters persist.
     """
     now = clock.now()
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.password_hash:
-        verify_password(DUMMY_PASSWORD_HASH, password)  # same cost as a real check
-        raise Unauthenticated("wrong username or password", code="bad_credentials")
-    if user.locked_until and as_utc(user.locked_until) > now:
-        wait = int((as_utc(user.locked_until) - now).total_seconds()) + 1
+    known = user is not None and user.password_hash is not None
+    state: _Throttled | None = user if known else session.get(UnknownSignIn, username[:150])
+    # (an SSO-only user has no password: it is throttled under its name like an unknown one)
+    if state is not None and state.locked_until and as_utc(state.locked_until) > now:
+        wait = int((as_utc(state.locked_until) - now).total_seconds()) + 1
         raise TooManyAttempts(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
+    if user is None or user.password_hash is None:
+        verify_password(DUMMY_PASSWORD_HASH, password)  # same cost as a real check
+        if state is None:
+            state = UnknownSignIn(username=username[:150], failed_logins=0)
+            session.add(state)
+        _count_failure(session, settings, clock, state, username)
+        raise Unauthenticated("wrong username or password", code="bad_credentials")
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        user.last_failed_at = now
-        if user.failed_logins >= settings.lock_after:
-            user.locked_until = now + timedelta(minutes=settings.lock_minutes)
-            record(
-                session,
-                Actor.system("auth", clock),
-                "user.locked",
-                "user",
-                user.username,
-                after={"failed_logins": user.failed_logins, "locked_until": user.locked_until},
-            )
-        elif user.failed_logins >= settings.slow_after:
-            user.locked_until = now + timedelta(seconds=2 ** (user.failed_logins - settings.slow_after))
+        _count_failure(session, settings, clock, user, username)
         raise Unauthenticated("wrong username or password", code="bad_credentials")
     if not user.is_active:
         raise Unauthenticated("this account is disabled", code="account_disabled")
@@ -163,6 +167,26 @@ def authenticate(
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def _count_failure(
+    session: Session, settings: AuthSettings, clock: Clock, state: _Throttled, username: str
+) -> None:
+    now = clock.now()
+    state.failed_logins += 1
+    state.last_failed_at = now
+    if state.failed_logins >= settings.lock_after:
+        state.locked_until = now + timedelta(minutes=settings.lock_minutes)
+        record(
+            session,
+            Actor.system("auth", clock),
+            "user.locked",
+            "user",
+            username,
+            after={"failed_logins": state.failed_logins, "locked_until": state.locked_until},
+        )
+    elif state.failed_logins >= settings.slow_after:
+        state.locked_until = now + timedelta(seconds=2 ** (state.failed_logins - settings.slow_after))
 
 
 def user_principal(user: User, *, session_row: ConsoleSession | None = None) -> Principal:

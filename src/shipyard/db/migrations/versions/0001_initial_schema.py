@@ -100,6 +100,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_predictions_service_started", ["service", "started_at"], unique=False)
 
     op.create_table(
+        "unknown_sign_ins",
+        sa.Column("username", sa.String(length=150), nullable=False),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("last_failed_at", shipyard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", shipyard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("username", name=op.f("pk_unknown_sign_ins")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("username", sa.String(length=150), nullable=False),
@@ -270,6 +278,7 @@ def downgrade() -> None:
 
     op.drop_table("api_keys")
     op.drop_table("users")
+    op.drop_table("unknown_sign_ins")
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.drop_index("ix_predictions_service_started")
         batch_op.drop_index(batch_op.f("ix_predictions_outcome"))
