@@ -95,16 +95,16 @@ def demo(home: Path | None = HomeOption, port: int | None = None) -> None:
     settings = _init(home, "admin", True)
     key = issue_key(settings, "admin", "demo key", ["consumer"], expires_in_days=30)
     url = f"http://{settings.host}:{port or settings.port}"
+    console.print(f"API key (consumer, 30 days; shown once): [bold]{key}[/bold]")
+    console.print("Try it:", style="bold")
+    # Plain lines, not a panel, so the command can be copied as it is.
     console.print(
-        Panel(
-            f"API key (consumer, 30 days): [bold]{key}[/bold]\n\n"
-            f"curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-            f"  -d @examples/claim.json {url}/v1/services/claims-triage/invoke\n\n"
-            f"Console: {url}  (sign in as admin)",
-            title="Try it",
-            expand=False,
-        )
+        f"curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f"-d @examples/claim.json {url}/v1/services/claims-triage/invoke",
+        soft_wrap=True,
+        highlight=False,
     )
+    console.print(f"Console: {url}  (sign in as admin)")
     serve(home=home, host=None, port=port, workers=1, log_level="info")
 
 
