@@ -65,6 +65,9 @@ def serve(
     port: int | None = None,
     workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than one)."),
     log_level: str = "info",
+    app_dir: Path | None = typer.Option(
+        None, help="A folder put on the Python path, for `callable` models whose code lives there."
+    ),
 ) -> None:
     """Serve the API and console."""
     import os
@@ -84,6 +87,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        app_dir=str(app_dir) if app_dir else None,
     )
 
 
@@ -105,7 +109,7 @@ def demo(home: Path | None = HomeOption, port: int | None = None) -> None:
         highlight=False,
     )
     console.print(f"Console: {url}  (sign in as admin)")
-    serve(home=home, host=None, port=port, workers=1, log_level="info")
+    serve(home=home, host=None, port=port, workers=1, log_level="info", app_dir=None)
 
 
 @db_app.command("upgrade")
