@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.start()
+        # Everything loaded so far (libraries, models, caches) lives as long as the process: move it
+        # out of the collector's way so full collections stay short and do not stall calls.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
