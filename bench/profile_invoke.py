@@ -162,7 +162,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--all-threads", action="store_true", help="sample every running thread, not the GIL's")
     p.add_argument("--blocking", action="store_true", help="pause the server for each sample")
-    p.add_argument("--native", action="store_true", help="include C frames (shows garbage collection)")
+    p.add_argument(
+        "--native",
+        action="store_true",
+        help="include C frames (shows garbage collection); implies --blocking",
+    )
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--model-ms", type=float, default=2.5)
     p.add_argument("--keep", action="store_true", help="keep the temp dir (raw samples, logs)")
@@ -224,7 +228,7 @@ def main() -> int:
         argv = [py_spy_cmd, "record", "-p", str(server.proc.pid), "-d", str(round(args.duration))]
         argv += ["-r", str(args.rate), "-f", "raw", "-t", "-o", str(raw)]
         argv += [] if args.all_threads else ["--gil"]
-        argv += [] if args.blocking else ["--nonblocking"]
+        argv += [] if args.blocking or args.native else ["--nonblocking"]  # native stacks need pauses
         argv += ["--native"] if args.native else []
         cpu0, t0 = server.cpu_seconds(), time.monotonic()
         spy = subprocess.run(argv, capture_output=True, text=True, check=False)
