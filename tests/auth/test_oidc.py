@@ -11,6 +11,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,19 +105,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def idp(keys: dict[str, SigningKey]) -> Iterator[IdP]:
-    state = IdP(keys=[keys["k1"].jwk(), keys["e1"].jwk()])
+@contextmanager
+def serve_idp(keys: list[dict[str, Any]]) -> Iterator[IdP]:
+    """A real HTTP identity provider on a free local port: discovery document and JWKS."""
+    state = IdP(keys=keys)
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"idp": state}))
     server.daemon_threads = True
     state.issuer = f"http://127.0.0.1:{server.server_port}"
     # A short poll interval keeps shutdown() quick; the default makes every teardown wait 0.5 s.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def idp(keys: dict[str, SigningKey]) -> Iterator[IdP]:
+    with serve_idp([keys["k1"].jwk(), keys["e1"].jwk()]) as state:
+        yield state
 
 
 @pytest.fixture

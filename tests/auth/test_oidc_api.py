@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from fastapi import FastAPI
 from shipyard.core.clock import FrozenClock
 from shipyard.core.config import Settings
 from shipyard.web.app import create_app
-from tests.auth.test_oidc import DISCOVERY, IdP, SigningKey, _Handler
+from tests.auth.test_oidc import DISCOVERY, IdP, SigningKey, serve_idp
 from tests.factories import World, bearer
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -33,17 +31,8 @@ def signer() -> SigningKey:
 
 @pytest.fixture
 def idp(signer: SigningKey) -> Iterator[IdP]:
-    """A real HTTP identity provider on a free local port: discovery document and JWKS."""
-    state = IdP(keys=[signer.jwk()])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"idp": state}))
-    server.daemon_threads = True
-    state.issuer = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_idp([signer.jwk()]) as state:
+        yield state
 
 
 @pytest.fixture
