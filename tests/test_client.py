@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from shipyard.core import errors
 from shipyard.core.config import Settings
 from shipyard.web.app import create_app
 from tests.factories import ECHO_SCHEMA, World
+from tests.servers import free_port
 
 PUBLIC_API = {"close", "invoke", "make_live", "pause", "register", "resume", "service", "versions"}
 
@@ -27,16 +27,10 @@ def test_public_api_is_pinned() -> None:
     assert names == PUBLIC_API
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(settings: Settings) -> Iterator[tuple[str, World]]:
     app = create_app(settings)
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -13,7 +13,7 @@ DOCS = Path(__file__).parent.parent / "docs"
 def test_roles_doc_matches_the_permission_table() -> None:
     text = (DOCS / "roles.md").read_text()
     table = text.split("<!-- permissions:start -->")[1].split("<!-- permissions:end -->")[0]
-    rows = [line for line in table.strip().splitlines()[2:]]
+    rows = table.strip().splitlines()[2:]
     documented = {}
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.schemas import ServiceCreate, VersionCreate
 from shipyard.serving.models import Prediction
 from tests.factories import ECHO_SCHEMA
+from tests.servers import free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -43,18 +43,11 @@ SHIPYARD = Path(sys.executable).parent / "shipyard"
 CONCURRENCY = 16
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Server:
     """`shipyard serve` as a child process, logging to a file."""
 
     def __init__(self, home: Path, db_url: str, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
@@ -82,16 +75,7 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
     def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited with {self.proc.returncode}:\n{self.logs()}"
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server not ready after {timeout_s} s:\n{self.logs()}")
+        wait_until_up(self.url, self.proc, self.log, path="/readyz", timeout_s=timeout_s)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -32,8 +32,8 @@ def test_a_killed_process_frees_its_slot(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from shipyard.serving import slots; "
-            f"s = slots.claim(__import__('pathlib').Path({str(tmp_path)!r})); print(s.path.name, flush=True); "
+            "import pathlib, time; from shipyard.serving import slots; "
+            f"s = slots.claim(pathlib.Path({str(tmp_path)!r})); print(s.path.name, flush=True); "
             "time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

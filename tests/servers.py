@@ -1,0 +1,34 @@
+"""Helpers for tests that run a real server: a free loopback port, and waiting until it answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until_up(
+    url: str, proc: subprocess.Popen[bytes], log: Path, *, path: str = "/healthz", timeout_s: float = 60
+) -> None:
+    """Poll `url + path` until it answers 200; fail with the server's log if it exits or never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the server did not answer {path} in {timeout_s} s:\n{log.read_text()[-4000:]}")
