@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -26,15 +25,9 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def settings(settings: Settings) -> Settings:
     """The shared settings with a small body limit, so a 413 needs only a few kilobytes."""
-    return Settings(
-        env="test",
-        home=tmp_path / "home",
-        database_url=db_url,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
-        serving=ServingSettings(max_body_bytes=MAX_BODY),
-    )
+    return settings.model_copy(update={"serving": ServingSettings(max_body_bytes=MAX_BODY)})
 
 
 def key_name(key: str) -> str:
