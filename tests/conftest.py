@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from shipyard.db.engine import make_engine
 from shipyard.db.migrate import upgrade
 from shipyard.db.session import make_sessionmaker
 from tests import factories
+from tests.faults.servers import PrivatePostgres, PrivateRedis
 
 PG_ADMIN_URL = os.environ.get("SHIPYARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
@@ -52,6 +55,9 @@ def _wipe(url: str) -> None:
         with engine.begin() as conn:
             conn.execute(text("UPDATE services SET live_version_id = NULL"))
             for table in [
+                "batch_row_attempts",
+                "batch_dead_letters",
+                "batch_jobs",
                 "predictions",
                 "audit_events",
                 "console_sessions",
@@ -125,10 +131,45 @@ def world(app: object) -> factories.World:
     return factories.World(app)  # type: ignore[arg-type]
 
 
+# -- private servers that a test may stop, kill and restart (never the machine's shared ones) --------
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A fresh, running PostgreSQL cluster with an empty `shipyard` database; removed afterwards.
+
+    Function-scoped: a fault test leaves its server crashed or half-recovered, and initdb is cheap.
+    """
+    # Not tmp_path: pytest's temp root is 0700 root, which the postgres user cannot pass through.
+    base = Path(tempfile.mkdtemp(prefix="shipyard-pg-"))
+    base.chmod(0o755)
+    server = PrivatePostgres(base)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A running redis-server of the test's own; killed afterwards."""
+    server = PrivateRedis()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "[postgresql" in item.nodeid or "pg_url" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "[postgresql" in item.nodeid or "pg_url" in names or "private_pg" in names:
             item.add_marker(pytest.mark.postgres)
+        if "private_pg" in names or "private_redis" in names:
+            item.add_marker(pytest.mark.slow)
 
 
 __all__ = ["subprocess"]

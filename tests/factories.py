@@ -13,6 +13,7 @@ from shipyard.auth.principal import Principal
 from shipyard.auth.schemas import KeyCreate, UserCreate
 from shipyard.registry import service as registry
 from shipyard.registry.schemas import ServiceCreate, VersionCreate
+from shipyard.serving.policy import RuntimePolicy
 from shipyard.web.context import AppContext
 
 PASSWORD = "correct horse battery staple"
@@ -34,11 +35,64 @@ def boom(inputs: dict[str, Any]) -> float:
     raise RuntimeError("model exploded")
 
 
-def slow(inputs: dict[str, Any]) -> float:
+def slow(inputs: dict[str, Any]) -> tuple[float, float]:
+    """Sleeps x seconds, then answers."""
     import time
 
     time.sleep(float(inputs.get("x", 1)))
+    return 0.0, 0.5
+
+
+def nan(inputs: dict[str, Any]) -> tuple[float, float]:
+    """Garbage: a NaN output."""
+    return float("nan"), 0.9
+
+
+def overconfident(inputs: dict[str, Any]) -> tuple[float, float]:
+    """Garbage: a confidence outside [0, 1]."""
+    return inputs["x"], 1.7
+
+
+def wrong_type(inputs: dict[str, Any]) -> tuple[str, float]:
+    """Garbage for a service whose output schema says number."""
+    return "not a number", 0.9
+
+
+def segfault(inputs: dict[str, Any]) -> float:
+    """Crashes its process (run it isolated, or it takes the test run down with it)."""
+    import ctypes
+
+    ctypes.string_at(0)
     return 0.0
+
+
+def rule_minus_one(inputs: dict[str, Any]) -> float:
+    """A rule-based fallback: no model, a fixed rule."""
+    return -1.0
+
+
+CALLS: dict[str, int] = {}
+
+
+def counted_boom(inputs: dict[str, Any]) -> float:
+    """Fails, and counts how often it was really called (the breaker should stop the calls)."""
+    CALLS["counted_boom"] = CALLS.get("counted_boom", 0) + 1
+    raise RuntimeError("still broken")
+
+
+class BatchDouble:
+    """A batch-capable model: predict_batch is one call for many inputs; x = 13 is a poison input."""
+
+    batches: list[int] = []
+
+    def predict(self, inputs: dict[str, Any]) -> tuple[float, float]:
+        if inputs["x"] == 13:
+            raise ValueError("unlucky input")
+        return inputs["x"] * 2, 0.9
+
+    def predict_batch(self, batch: list[dict[str, Any]]) -> list[tuple[float, float]]:
+        BatchDouble.batches.append(len(batch))
+        return [self.predict(inputs) for inputs in batch]
 
 
 @dataclass
@@ -118,6 +172,28 @@ class World:
                 ),
             )
         return slug
+
+    def version(self, slug: str, entrypoint: str, *, make_live: bool = False, **kwargs: Any) -> int:
+        """Register another callable version; returns its number."""
+        with self.ctx.uow() as s:
+            version = registry.register_version(
+                s,
+                self.actor(),
+                self.ctx.store,
+                slug,
+                VersionCreate(
+                    loader="callable",
+                    entrypoint=entrypoint,
+                    returns_confidence=kwargs.pop("returns_confidence", True),
+                    make_live=make_live,
+                    **kwargs,
+                ),
+            )
+            return version.number
+
+    def policy(self, slug: str, policy: dict[str, Any]) -> None:
+        with self.ctx.uow() as s:
+            registry.set_policy(s, self.actor(), slug, RuntimePolicy.model_validate(policy))
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -1,10 +1,13 @@
-"""Helpers for tests that run a real server: a free loopback port, and waiting until it answers."""
+"""Helpers for tests that run a real server: a free loopback port, a port that never answers, and
+waiting until a server answers."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,6 +18,30 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextmanager
+def black_hole() -> Iterator[socket.socket]:
+    """A listening port that accepts connections and never answers: each attempt costs a full timeout.
+
+    The socket is non-blocking, so `accept_all` can count the connections attempted meanwhile."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(100)
+        hole.setblocking(False)
+        yield hole
+
+
+def accept_all(listener: socket.socket) -> int:
+    """Accept and close every pending connection on a non-blocking listener; how many there were."""
+    count = 0
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
 
 
 def wait_until_up(

@@ -71,6 +71,7 @@ def init_instance(settings: Settings, *, admin: str = "admin", examples: bool = 
 def register_examples(factory: object, actor: Actor, store: ArtifactStore, owner: str) -> list[str]:
     """Register claims-triage (trained now on the seeded synthetic generator) if it is missing."""
     from shipyard.assistants.claims_triage import CLAIMS_TRIAGE, INPUT_SCHEMA, OUTPUT_SCHEMA, train
+    from shipyard.serving.policy import RuntimePolicy
 
     with unit_of_work(factory) as session:  # type: ignore[arg-type]
         if session.scalar(select(Service.id).where(Service.slug == CLAIMS_TRIAGE["slug"])):
@@ -85,6 +86,18 @@ def register_examples(factory: object, actor: Actor, store: ArtifactStore, owner
                 output_schema=OUTPUT_SCHEMA,
                 latency_slo_ms=200,
                 timeout_ms=2000,
+                # When the model fails, a person looks at the claim instead of the caller getting an error.
+                policy=RuntimePolicy.model_validate(
+                    {
+                        "fallbacks": [
+                            {
+                                "kind": "fixed",
+                                "output": "specialist",
+                                "message": "The model could not answer; routed to a specialist for review.",
+                            }
+                        ]
+                    }
+                ),
             ),
         )
         registry.register_object(

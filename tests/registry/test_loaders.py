@@ -137,7 +137,7 @@ def test_results_become_plain_json() -> None:
 def test_a_bad_confidence_is_a_model_failure(confidence: Any) -> None:
     with pytest.raises(ModelFailed) as caught:
         parse_result(("x", confidence), returns_confidence=True)
-    assert caught.value.code == "model_failed"
+    assert caught.value.code == "bad_output"
 
 
 def test_an_output_that_is_not_json_is_a_model_failure() -> None:

@@ -163,6 +163,10 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
     assert r.status_code == 200, r.text
     request_id = r.json()["request_id"]
     assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)  # the prediction is in the database
+    job = await client.post(  # a batch job on echo, for the /v1/jobs/{job_id} routes
+        "/v1/services/echo/jobs?format=jsonl", content=b'{"x": 1}', headers=bearer(keys["admin"])
+    )
+    assert job.status_code == 201, job.text
     return Fixtures(
         keys=keys,
         params={
@@ -171,6 +175,7 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
             "key_id": victim_key_id,
             "username": "victim",
             "request_id": request_id,
+            "job_id": job.json()["id"],
         },
         login_user=role_user("admin"),
     )
@@ -184,6 +189,7 @@ def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
     tag = re.sub(r"[^a-z0-9]", "-", tag.lower())
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/v1/services/{slug}/invoke"): {"json": {"inputs": {"x": 1}}},
+        ("POST", "/v1/services/{slug}/jobs"): {"content": b'{"x": 2}', "params": {"format": "jsonl"}},
         ("POST", "/v1/services"): {
             "json": {"slug": f"svc-{tag}", "name": "Made in the matrix", "input_schema": ECHO_SCHEMA}
         },

@@ -61,6 +61,46 @@ def services_create(
     console.print(f"Created service [bold]{data.slug}[/bold]")
 
 
+@services_app.command("policy")
+def services_policy(
+    slug: str,
+    set_file: Path | None = typer.Option(
+        None, "--set", help="Replace the policy with this JSON file ('-' reads standard input)."
+    ),
+    home: Path | None = HomeOption,
+) -> None:
+    """Show a service's runtime policy, or replace it with --set (audited; workers apply it at once).
+
+    The policy holds retries, the circuit breaker, the fallback chain, admission limits, batching,
+    process isolation, a rate limit and what to do when the recorder is full; see docs/serving.md.
+    """
+    import sys
+
+    from pydantic import ValidationError
+
+    from shipyard.registry import service as registry
+    from shipyard.serving.policy import RuntimePolicy
+
+    if set_file is not None:
+        try:
+            text = sys.stdin.read() if str(set_file) == "-" else set_file.read_text()
+            policy = RuntimePolicy.model_validate_json(text)
+        except OSError as exc:
+            err.print(f"[red]cannot read {set_file}:[/red] {exc}")
+            raise typer.Exit(1) from None
+        except ValidationError as exc:
+            err.print(f"[red]invalid policy in {set_file}:[/red]")
+            for e in exc.errors():
+                err.print(f"  {'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}")
+            raise typer.Exit(1) from None
+        with session_for(home) as (_, session):
+            registry.set_policy(session, cli_actor(), slug, policy)
+        console.print(f"{slug}: policy replaced")
+    with session_for(home) as (_, session):
+        read = registry.to_read(session, registry.get_service(session, slug))
+    console.print_json(read.policy.model_dump_json())
+
+
 @versions_app.command("list")
 def versions_list(slug: str, home: Path | None = HomeOption) -> None:
     """List a service's versions; the live one is marked."""
@@ -90,6 +130,9 @@ def versions_register(
     entrypoint: str | None = typer.Option(None, help="module:attr for callable, URL for http"),
     config: str = typer.Option("{}", help="Loader options as JSON"),
     confidence: bool = typer.Option(False, "--confidence/--no-confidence", help="The model returns one"),
+    batching: bool = typer.Option(
+        False, "--batching/--no-batching", help="The model takes a list of inputs (predict_batch)"
+    ),
     description: str = "",
     live: bool = typer.Option(False, "--live", help="Make it live at once"),
     home: Path | None = HomeOption,
@@ -109,6 +152,7 @@ def versions_register(
         entrypoint=entrypoint,
         config=options,
         returns_confidence=confidence,
+        supports_batching=batching,
         description=description,
         make_live=live,
     )

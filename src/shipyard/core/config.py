@@ -44,6 +44,8 @@ class AuthSettings(BaseModel):
 class ServingSettings(BaseModel):
     default_timeout_ms: int = 5000
     max_body_bytes: int = 1_048_576
+    # Model artifacts and batch job files (POST .../versions, .../jobs); spooled to disk, not memory.
+    max_upload_bytes: int = 1024 * 1024 * 1024
     threads: int = 40  # worker threads for model calls
     load_timeout_s: float = 120.0  # a cold model load may take this long before callers get 503
 
@@ -54,11 +56,30 @@ class RecorderSettings(BaseModel):
     ship_batch: int = 500
     ship_interval_ms: int = 200
     segment_bytes: int = 16 * 1024 * 1024
+    # Unshipped records beyond this (the database has been down a long while) count as a full spool:
+    # each service's policy then refuses calls or answers them unrecorded. 0: no cap but the disk.
+    max_spool_bytes: int = 1024 * 1024 * 1024
 
 
 class CacheSettings(BaseModel):
     # Without Redis, each process polls the database for changes this often.
     poll_seconds: float = 1.0
+
+
+class JobSettings(BaseModel):
+    """Batch scoring jobs: how each process's runner claims, paces and checkpoints them."""
+
+    enabled: bool = True  # run jobs in this process (an API-only worker can leave them to others)
+    poll_s: float = Field(2.0, gt=0)  # how often an idle runner looks for a job
+    lease_s: float = Field(30.0, gt=0)  # a runner that stops renewing its claim this long loses the job
+    chunk_rows: int = Field(100, ge=1)  # rows between checkpoints
+    concurrency: int = Field(4, ge=1, le=64)  # a job's calls in flight at once, so live traffic goes first
+    backoff_initial_s: float = Field(0.5, gt=0)  # first wait after a shed / rate-limited / unavailable row
+    backoff_max_s: float = Field(30.0, gt=0)
+    # A row refused this many times by a fault (breaker open, endpoint down, ...) becomes a dead letter;
+    # shedding and rate limits are waited out however long they last.
+    max_failing_tries: int = Field(20, ge=1)
+    pickup_wait_s: float = Field(3.0, ge=0)  # `jobs submit --wait`: then the CLI runs the job itself
 
 
 class Settings(BaseSettings):
@@ -76,6 +97,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     recorder: RecorderSettings = Field(default_factory=RecorderSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

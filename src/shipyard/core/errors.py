@@ -69,6 +69,20 @@ class Paused(Unavailable):
     title = "Service paused"
 
 
+class Shed(Unavailable):
+    """Turned away to protect the calls already admitted (queue full, deadline passed). Retry later."""
+
+    code = "shed"
+    title = "Over capacity"
+
+
+class RateLimited(ShipyardError):
+    """The caller has used up its allowance for now; `retry_after` says when to come back."""
+
+    code = "rate_limited"
+    title = "Rate limit exceeded"
+
+
 class ModelFailed(ShipyardError):
     code = "model_failed"
     title = "Model failed"

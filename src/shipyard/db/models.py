@@ -7,6 +7,7 @@ def load_all_models() -> None:
     """Import every domain's models so metadata is complete (Alembic, create_all in tests)."""
     from shipyard.audit import models as _audit  # noqa: F401
     from shipyard.auth import models as _auth  # noqa: F401
+    from shipyard.batchjobs import models as _batchjobs  # noqa: F401
     from shipyard.db import changes as _changes  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

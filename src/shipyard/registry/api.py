@@ -22,6 +22,7 @@ from shipyard.registry.schemas import (
     VersionCreate,
     VersionRead,
 )
+from shipyard.serving.policy import RuntimePolicy
 from shipyard.web.deps import Require, actor, get_ctx
 
 router = APIRouter(prefix="/v1/services", tags=["registry"])
@@ -76,6 +77,30 @@ def update_service(
     with get_ctx(request).uow() as session:
         service = registry.update_service(session, actor(request, principal), slug, data)
         return registry.to_read(session, service)
+
+
+@router.get("/{slug}/policy", response_model=RuntimePolicy)
+def get_policy(
+    slug: str, request: Request, principal: Annotated[Principal, Depends(Require("service:read"))]
+) -> RuntimePolicy:
+    """The service's runtime policy, defaults filled in."""
+    with get_ctx(request).uow() as session:
+        return registry.to_read(session, registry.get_service(session, slug)).policy
+
+
+@router.put("/{slug}/policy", response_model=RuntimePolicy)
+def put_policy(
+    slug: str,
+    policy: RuntimePolicy,
+    request: Request,
+    principal: Annotated[Principal, Depends(Require("service:update"))],
+) -> RuntimePolicy:
+    """Replace the runtime policy: retries, breaker, fallback chain, admission limits, batching,
+    isolation, rate limit and what to do when the recorder is full. Omitted fields take their defaults.
+    Applies to every worker within a second, without a restart; audited with before and after."""
+    with get_ctx(request).uow() as session:
+        service = registry.set_policy(session, actor(request, principal), slug, policy)
+        return registry.to_read(session, service).policy
 
 
 @router.post("/{slug}/pause", response_model=ServiceRead)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.core.errors import NotFound
 from shipyard.registry.models import ModelVersion, Service
+from shipyard.serving.policy import DEFAULT_POLICY, RuntimePolicy, VersionFallback
+
+log = logging.getLogger(__name__)
 
 # Keywords fastjsonschema (drafts 4-7) does not know; schemas using them go straight to jsonschema.
 _NEWER_KEYWORDS = {
@@ -76,6 +80,21 @@ class VersionConfig:
     entrypoint: str | None
     config: dict[str, Any]
     returns_confidence: bool
+    supports_batching: bool
+
+    @classmethod
+    def of(cls, version: ModelVersion) -> VersionConfig:
+        return cls(
+            id=version.id,
+            number=version.number,
+            loader=version.loader,
+            artifact_sha256=version.artifact_sha256,
+            artifact_kind=version.artifact_kind,
+            entrypoint=version.entrypoint,
+            config=dict(version.config),
+            returns_confidence=version.returns_confidence,
+            supports_batching=version.supports_batching,
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,17 @@ class ServiceConfig:
     live: VersionConfig | None
     input_validator: SchemaValidator
     output_validator: SchemaValidator | None
+    policy: RuntimePolicy = DEFAULT_POLICY
+    # The versions the fallback chain names, by number (a version named but missing is left out).
+    fallback_versions: dict[int, VersionConfig] | None = None
+
+
+def read_policy(service: Service) -> RuntimePolicy:
+    try:
+        return RuntimePolicy.model_validate(service.policy or {})
+    except ValueError as exc:  # written through the API, so valid; a hand-edited row falls back loudly
+        log.error("service %s has an invalid stored policy, using the defaults: %s", service.slug, exc)
+        return DEFAULT_POLICY
 
 
 def load_config(session: Session, slug: str) -> ServiceConfig:
@@ -100,6 +130,17 @@ def load_config(session: Session, slug: str) -> ServiceConfig:
     if service is None:
         raise NotFound(f"no service {slug!r}")
     live = session.get(ModelVersion, service.live_version_id) if service.live_version_id else None
+    policy = read_policy(service)
+    numbers = [step.version for step in policy.fallbacks if isinstance(step, VersionFallback)]
+    fallbacks = (
+        session.scalars(
+            select(ModelVersion).where(
+                ModelVersion.service_id == service.id, ModelVersion.number.in_(numbers)
+            )
+        ).all()
+        if numbers
+        else []
+    )
     return ServiceConfig(
         id=service.id,
         slug=service.slug,
@@ -111,20 +152,11 @@ def load_config(session: Session, slug: str) -> ServiceConfig:
         timeout_s=service.timeout_ms / 1000,
         latency_slo_ms=service.latency_slo_ms,
         input_schema=service.input_schema,
-        live=VersionConfig(
-            id=live.id,
-            number=live.number,
-            loader=live.loader,
-            artifact_sha256=live.artifact_sha256,
-            artifact_kind=live.artifact_kind,
-            entrypoint=live.entrypoint,
-            config=dict(live.config),
-            returns_confidence=live.returns_confidence,
-        )
-        if live
-        else None,
+        live=VersionConfig.of(live) if live else None,
         input_validator=SchemaValidator(service.input_schema),
         output_validator=SchemaValidator(service.output_schema) if service.output_schema else None,
+        policy=policy,
+        fallback_versions={v.number: VersionConfig.of(v) for v in fallbacks},
     )
 
 

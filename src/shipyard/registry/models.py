@@ -25,6 +25,7 @@ class Service(Base):
     output_schema: Mapped[dict[str, Any] | None]
     latency_slo_ms: Mapped[int] = mapped_column(default=1000)
     timeout_ms: Mapped[int] = mapped_column(default=5000)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)  # serving.policy.RuntimePolicy
     live_version_id: Mapped[str | None] = mapped_column(
         ForeignKey("model_versions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -49,6 +50,7 @@ class ModelVersion(Base):
     entrypoint: Mapped[str | None] = mapped_column(String(500))  # module:attr, or a URL for http
     config: Mapped[dict[str, Any]]
     returns_confidence: Mapped[bool] = mapped_column(default=False)
+    supports_batching: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]

@@ -14,6 +14,8 @@ from shipyard.core.errors import ShipyardError
 from shipyard.registry import service as registry
 from shipyard.registry.schemas import PauseRequest
 from shipyard.serving import predictions
+from shipyard.serving.policy import RuntimePolicy
+from shipyard.serving.state import reset_breaker, runtime_view
 from shipyard.web.console import render
 from shipyard.web.deps import Require, actor, get_ctx
 from shipyard.web.problems import status_for
@@ -26,6 +28,8 @@ FLASHES: dict[str, tuple[str, str]] = {
     "paused": ("ok", "Paused. Every call now answers 503 with your reason."),
     "resumed": ("ok", "Resumed. The service takes calls again."),
     "live": ("ok", "The version is live and takes all traffic."),
+    "policy": ("ok", "Policy saved. Every worker applies it within seconds."),
+    "breaker": ("ok", "Breaker closed in this process; the next call goes to the version again."),
 }
 RECENT_PREDICTIONS = 20
 
@@ -56,14 +60,16 @@ def _detail(
     *,
     status_code: int = 200,
     flashes: list[tuple[str, str]] | None = None,
+    policy_text: str | None = None,
 ) -> HTMLResponse:
-    with get_ctx(request).uow() as session:
+    ctx = get_ctx(request)
+    with ctx.uow() as session:
         row = registry.get_service(session, slug)
         service = registry.to_read(session, row)
         versions = [registry.version_read(row, v) for v in registry.list_versions(session, slug)]
         allowed = {
             perm
-            for perm in ("service:pause", "version:promote", "prediction:read")
+            for perm in ("service:pause", "service:update", "version:promote", "prediction:read")
             if principal.can(perm, service=slug, service_owner=row.owner_id)
         }
         # Payload reads are audited by serving.predictions; the page shows metadata only.
@@ -81,6 +87,11 @@ def _detail(
         allowed=allowed,
         recent=recent,
         flashes=flashes if flashes is not None else _flashes(request),
+        slug=slug,
+        runtime=runtime_view(ctx, ctx.services.load(slug)),
+        can_reset="service:pause" in allowed,
+        policy_text=policy_text,
+        policy_error=policy_text is not None,
     )
 
 
@@ -135,6 +146,68 @@ def resume_submit(
     except ShipyardError as exc:
         return _failed(request, principal, slug, exc)
     return _back(slug, "resumed")
+
+
+@router.get("/services/{slug}/runtime", response_class=HTMLResponse)
+def runtime_fragment(
+    slug: str, request: Request, principal: Annotated[Principal, Depends(Require("service:read"))]
+) -> HTMLResponse:
+    """The runtime panel alone, for htmx to refresh in place."""
+    ctx = get_ctx(request)
+    config = ctx.services.load(slug)
+    return render(
+        request,
+        "_runtime.html",
+        slug=slug,
+        runtime=runtime_view(ctx, config),
+        can_reset=principal.can("service:pause", service=slug, service_owner=config.owner_id),
+    )
+
+
+@router.post("/services/{slug}/policy")
+def policy_submit(
+    slug: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(Require("service:update"))],
+    policy: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        data = RuntimePolicy.model_validate_json(policy or "{}")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return _detail(
+            request, principal, slug, status_code=422, flashes=[("error", problems)], policy_text=policy
+        )
+    try:
+        with get_ctx(request).uow() as session:
+            registry.set_policy(session, actor(request, principal), slug, data)
+    except ShipyardError as exc:
+        return _detail(
+            request,
+            principal,
+            slug,
+            status_code=status_for(exc),
+            flashes=[("error", exc.detail)],
+            policy_text=policy,
+        )
+    return _back(slug, "policy")
+
+
+@router.post("/services/{slug}/versions/{number}/breaker/reset")
+def breaker_submit(
+    slug: str,
+    number: int,
+    request: Request,
+    principal: Annotated[Principal, Depends(Require("service:pause"))],
+) -> Response:
+    ctx = get_ctx(request)
+    try:
+        reset_breaker(ctx, actor(request, principal), ctx.services.load(slug), number)
+    except ShipyardError as exc:
+        return _failed(request, principal, slug, exc)
+    return _back(slug, "breaker")
 
 
 @router.post("/services/{slug}/versions/{number}/live")

@@ -9,6 +9,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shipyard.serving.policy import RuntimePolicy
+
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
 
@@ -32,6 +34,7 @@ class ServiceCreate(BaseModel):
     output_schema: dict[str, Any] | None = None
     latency_slo_ms: int = Field(1000, gt=0)
     timeout_ms: int = Field(5000, gt=0, le=600_000)
+    policy: RuntimePolicy | None = Field(None, description="Runtime policy; default: the defaults.")
 
     @field_validator("input_schema", "output_schema")
     @classmethod
@@ -66,6 +69,7 @@ class VersionRead(BaseModel):
     entrypoint: str | None
     config: dict[str, Any]
     returns_confidence: bool
+    supports_batching: bool
     description: str
     created_by: str
     created_at: datetime
@@ -82,6 +86,7 @@ class ServiceRead(BaseModel):
     output_schema: dict[str, Any] | None
     latency_slo_ms: int
     timeout_ms: int
+    policy: RuntimePolicy
     live_version: int | None
     paused: bool
     paused_reason: str | None
@@ -96,6 +101,9 @@ class VersionCreate(BaseModel):
     entrypoint: str | None = Field(None, description="module:attr for callable; the URL for http.")
     config: dict[str, Any] = Field(default_factory=dict)
     returns_confidence: bool = False
+    supports_batching: bool = Field(
+        False, description="The model takes a list of inputs at once (predict_batch), for dynamic batching."
+    )
     description: str = ""
     make_live: bool = False
 

@@ -14,9 +14,11 @@ from shipyard.auth.models import User
 from shipyard.core.errors import Conflict, InvalidInput, NotFound
 from shipyard.db.changes import bump
 from shipyard.registry.artifacts import ArtifactStore
+from shipyard.registry.cache import SchemaValidator, read_policy
 from shipyard.registry.loaders import LoadSpec, get_loader
 from shipyard.registry.models import ModelVersion, Service
 from shipyard.registry.schemas import ServiceCreate, ServiceRead, ServiceUpdate, VersionCreate, VersionRead
+from shipyard.serving.policy import FixedFallback, RuleFallback, RuntimePolicy, VersionFallback
 
 TOPIC = "registry"
 
@@ -58,6 +60,7 @@ def to_read(session: Session, service: Service) -> ServiceRead:
         output_schema=service.output_schema,
         latency_slo_ms=service.latency_slo_ms,
         timeout_ms=service.timeout_ms,
+        policy=read_policy(service),
         live_version=live.number if live else None,
         paused=service.paused,
         paused_reason=service.paused_reason,
@@ -89,6 +92,9 @@ def create_service(
     )
     session.add(service)
     session.flush()
+    if data.policy is not None:
+        _check_policy(session, service, data.policy)
+        service.policy = data.policy.model_dump(mode="json", exclude_defaults=True)
     record(
         session,
         actor,
@@ -110,6 +116,8 @@ def update_service(session: Session, actor: Actor, slug: str, data: ServiceUpdat
         service.owner_id = _owner_id(session, changes.pop("owner"))
     for field, value in changes.items():
         setattr(service, field, value)
+    if "output_schema" in changes:  # the fixed answers of the fallback chain must still fit
+        _check_policy(session, service, read_policy(service))
     service.updated_at = actor.clock.now()
     session.flush()
     record(
@@ -124,6 +132,61 @@ def update_service(session: Session, actor: Actor, slug: str, data: ServiceUpdat
     )
     bump(session, TOPIC)
     return service
+
+
+def set_policy(session: Session, actor: Actor, slug: str, policy: RuntimePolicy) -> Service:
+    """Replace the service's runtime policy (timeouts stay on the service itself)."""
+    service = get_service(session, slug)
+    _check_policy(session, service, policy)
+    before = read_policy(service).model_dump(mode="json")
+    # Only what differs from the defaults is stored, so improved defaults reach untouched settings.
+    service.policy = policy.model_dump(mode="json", exclude_defaults=True)
+    service.updated_at = actor.clock.now()
+    session.flush()
+    record(
+        session,
+        actor,
+        "service.policy",
+        "service",
+        slug,
+        service=slug,
+        before=before,
+        after=policy.model_dump(mode="json"),
+    )
+    bump(session, TOPIC)
+    return service
+
+
+def _check_policy(session: Session, service: Service, policy: RuntimePolicy) -> None:
+    """Catch a broken fallback chain when it is written, not when the primary model first fails."""
+    numbers = {
+        v.number for v in session.scalars(select(ModelVersion).where(ModelVersion.service_id == service.id))
+    }
+    validator = SchemaValidator(service.output_schema) if service.output_schema else None
+    for i, step in enumerate(policy.fallbacks):
+        where = f"fallbacks[{i}]"
+        if isinstance(step, VersionFallback) and step.version not in numbers:
+            raise InvalidInput(f"{where}: {service.slug} has no version {step.version}", code="bad_policy")
+        if isinstance(step, FixedFallback) and validator is not None:
+            violations = validator.errors(step.output)
+            if violations:
+                raise InvalidInput(
+                    f"{where}: the fixed output breaks the service's output schema",
+                    code="bad_policy",
+                    errors=violations,
+                )
+        if isinstance(step, RuleFallback):
+            spec = LoadSpec(
+                artifact_path=None,
+                entrypoint=step.entrypoint,
+                config={},
+                input_schema=service.input_schema,
+                returns_confidence=False,
+            )
+            try:
+                get_loader("callable").load(spec).close()
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}: {exc.detail}", code="bad_policy") from exc
 
 
 def pause(session: Session, actor: Actor, slug: str, reason: str) -> Service:
@@ -238,6 +301,7 @@ def register_version(
         entrypoint=data.entrypoint,
         config=data.config,
         returns_confidence=data.returns_confidence,
+        supports_batching=data.supports_batching,
         description=data.description,
         created_by=actor.name,
         created_at=actor.clock.now(),
@@ -258,6 +322,7 @@ def register_version(
             "entrypoint": data.entrypoint,
             "config": data.config,
             "returns_confidence": data.returns_confidence,
+            "supports_batching": data.supports_batching,
         },
     )
     if data.make_live:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Annotated, Any
 
+import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -13,8 +16,9 @@ from starlette.routing import Route
 from shipyard.auth.principal import Principal
 from shipyard.core.errors import InvalidInput, NotFound
 from shipyard.serving import predictions
-from shipyard.serving.schemas import PredictionRead
+from shipyard.serving.schemas import PredictionRead, RuntimeRead
 from shipyard.serving.service import invoke
+from shipyard.serving.state import reset_breaker, runtime_view
 from shipyard.web.deps import Require, actor, get_ctx
 
 router = APIRouter(prefix="/v1/services", tags=["invoke"])
@@ -24,6 +28,13 @@ class InvokeRequest(BaseModel):
     inputs: Any = Field(description="One input object, validated against the service's input schema.")
 
 
+class FallbackInfo(BaseModel):
+    step: str = Field(description="What answered: version:N, rule:module:function or fixed.")
+    cause: str = Field(description="The error code of the failure that triggered the fallback.")
+    detail: str
+    message: str | None = None
+
+
 class InvokeResponse(BaseModel):
     output: Any
     confidence: float | None
@@ -31,8 +42,10 @@ class InvokeResponse(BaseModel):
     version: int
     service: str
     request_id: str
+    fallback: FallbackInfo | None = Field(None, description="Present when outcome is fallback.")
 
 
+DEADLINE_HEADER = "x-deadline-ms"
 INVOKE_PERMISSION = Require("service:invoke")
 
 
@@ -40,13 +53,17 @@ async def invoke_service(request: Request) -> Response:
     """Run the service's live model version on one input and record the call.
 
     The input is validated against the service's JSON Schema (422 lists every violation); a paused
-    service answers 503 saying who paused it and why.
+    service answers 503 saying who paused it and why. When the model fails and the service has a
+    fallback chain, the answer says `outcome: fallback` and which step answered. Over capacity the call
+    is shed at once with 503 and Retry-After. An `X-Deadline-Ms` header gives the milliseconds the
+    caller will wait: work that cannot start in time is dropped, not computed.
     """
     # A plain Starlette route: FastAPI's dependency solving costs more per call than the rest of the
     # governed path together, and this route has one dependency and no parameters to coerce.
     principal = await INVOKE_PERMISSION(request)
     slug: str = request.path_params["slug"]
     ctx = get_ctx(request)
+    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     raw = await request.body()
     try:
         body = orjson.loads(raw)
@@ -59,8 +76,23 @@ async def invoke_service(request: Request) -> Response:
             errors=[{"loc": "/inputs", "message": "field required", "rule": "required"}],
         )
     config = await ctx.service_config(slug)
-    result = await invoke(ctx, principal, config, body["inputs"], request.state.request_id)
+    result = await invoke(ctx, principal, config, body["inputs"], request.state.request_id, deadline=deadline)
     return Response(orjson.dumps(result.as_dict(slug)), media_type="application/json")
+
+
+def _deadline(header: str | None) -> float | None:
+    if header is None:
+        return None
+    try:
+        budget_ms = float(header)
+    except ValueError:
+        budget_ms = math.nan
+    if not (math.isfinite(budget_ms) and 0 < budget_ms <= 3_600_000):
+        raise InvalidInput(
+            f"X-Deadline-Ms must be a number of milliseconds between 0 and 3600000, got {header!r}",
+            code="bad_deadline",
+        )
+    return time.monotonic() + budget_ms / 1000
 
 
 invoke_service.permission = INVOKE_PERMISSION  # type: ignore[attr-defined]  # read by the route audit
@@ -72,7 +104,16 @@ INVOKE_OPENAPI: dict[str, Any] = {
         "summary": "Invoke a service",
         "operationId": "invoke_service",
         "description": invoke_service.__doc__,
-        "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "parameters": [
+            {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "X-Deadline-Ms",
+                "in": "header",
+                "required": False,
+                "description": "How long the caller will wait, in ms; work past it is dropped.",
+                "schema": {"type": "number", "exclusiveMinimum": 0},
+            },
+        ],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": InvokeRequest.model_json_schema()}},
@@ -120,3 +161,28 @@ def get_prediction(
         if row.service != slug:
             raise NotFound(f"no recorded prediction {request_id!r} for {slug}")
         return PredictionRead.model_validate(row)
+
+
+@router.get("/{slug}/runtime", response_model=RuntimeRead)
+async def runtime_state(
+    slug: str, request: Request, principal: Annotated[Principal, Depends(Require("service:read"))]
+) -> RuntimeRead:
+    """This server process's view of the service: breaker state, running and queued calls per version,
+    worker processes when isolated. Each worker process keeps its own, so with several workers each
+    answer shows one of them (its `pid` says which)."""
+    ctx = get_ctx(request)
+    return runtime_view(ctx, await ctx.service_config(slug))
+
+
+@router.post("/{slug}/versions/{number}/breaker/reset", response_model=RuntimeRead)
+async def reset_breaker_route(
+    slug: str,
+    number: int,
+    request: Request,
+    principal: Annotated[Principal, Depends(Require("service:pause"))],
+) -> RuntimeRead:
+    """Close a version's circuit breaker by hand in this process (when you know the cause is fixed)."""
+    ctx = get_ctx(request)
+    config = await ctx.service_config(slug)
+    await anyio.to_thread.run_sync(reset_breaker, ctx, actor(request, principal), config, number)
+    return runtime_view(ctx, config)

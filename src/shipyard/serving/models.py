@@ -27,6 +27,7 @@ class Prediction(Base):
     outcome: Mapped[str] = mapped_column(String(20), index=True)
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_detail: Mapped[str | None] = mapped_column(Text)
+    fallback: Mapped[str | None] = mapped_column(String(200))  # the step that answered, when one did
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
     latency_ms: Mapped[float] = mapped_column(Float)

@@ -29,6 +29,7 @@ _COLUMNS = (
     "outcome",
     "error_code",
     "error_detail",
+    "fallback",
     "started_at",
     "ended_at",
     "latency_ms",

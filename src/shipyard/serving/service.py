@@ -1,12 +1,15 @@
-"""The invoke path: paused? valid? run the live version under its timeout, record, answer.
+"""The invoke path: paused? valid? within its rate? run the live version under its policy, fall back
+when it fails, record, answer.
 
 Nothing here touches the database: service config and principals come from memory, the record goes
-to the spool.
+to the spool. The policy (serving/policy.py) sets the timeout, retries, breaker, fallback chain,
+admission limits, batching, isolation and what to do when the recorder is full.
 """
 
 from __future__ import annotations
 
-import asyncio
+import errno
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ from shipyard.core.errors import (
     InvalidInput,
     ModelFailed,
     Paused,
+    RateLimited,
+    Shed,
     ShipyardError,
     Timeout,
     Unavailable,
@@ -28,7 +33,16 @@ from shipyard.core.errors import (
 from shipyard.monitoring import metrics
 from shipyard.registry.cache import ServiceConfig, VersionConfig
 from shipyard.registry.loaders import ModelOutput, Runtime
+from shipyard.serving.policy import FallbackStep, FixedFallback, RuleFallback, VersionFallback, describe
 from shipyard.web.context import AppContext
+
+log = logging.getLogger(__name__)
+
+# Failures the fallback chain answers for. Not: the caller's own deadline (nobody is waiting any more),
+# shedding (the caller should come back later), a pause (the kill switch means stop).
+_NO_FALLBACK_CODES = frozenset({"deadline_exceeded", "shed", "shutting_down", "paused"})
+# Failures that say nothing about the version's health, so its breaker does not count them.
+_NOT_THE_MODELS_FAULT = _NO_FALLBACK_CODES | {"model_loading"}
 
 
 @dataclass(frozen=True)
@@ -38,9 +52,10 @@ class InvokeResult:
     outcome: str
     version: int
     request_id: str
+    fallback: dict[str, Any] | None = None
 
     def as_dict(self, service: str) -> dict[str, Any]:
-        return {
+        body = {
             "output": self.output,
             "confidence": self.confidence,
             "outcome": self.outcome,
@@ -48,45 +63,64 @@ class InvokeResult:
             "service": service,
             "request_id": self.request_id,
         }
+        if self.fallback is not None:
+            body["fallback"] = self.fallback
+        return body
 
 
 def _outcome_for(error: ShipyardError) -> str:
-    if isinstance(error, Paused | InvalidInput) or error.code == "no_live_version":
+    if isinstance(error, Shed):
+        return "shed"
+    if isinstance(error, Paused | InvalidInput | RateLimited) or error.code == "no_live_version":
         return "rejected"
     return "failed"
 
 
+def _falls_back(error: ShipyardError) -> bool:
+    return isinstance(error, ModelFailed | Unavailable) and error.code not in _NO_FALLBACK_CODES
+
+
 async def invoke(
-    ctx: AppContext, principal: Principal, config: ServiceConfig, inputs: Any, request_id: str
+    ctx: AppContext,
+    principal: Principal,
+    config: ServiceConfig,
+    inputs: Any,
+    request_id: str,
+    *,
+    deadline: float | None = None,
 ) -> InvokeResult:
+    """Run one governed call. `deadline` is a time.monotonic() instant after which nobody is waiting."""
     started = ctx.clock.now()
     t0 = time.perf_counter()
     version = config.live
     result: ModelOutput | None = None
     error: ShipyardError | None = None
+    cause: ShipyardError | None = None
+    used: FallbackStep | None = None  # the fallback step that answered
+    number = version.number if version else None
+    if config.policy.on_recorder_full == "fail_closed" and _spool_over_cap(ctx):
+        # Refuse before running the model: its answer could not be put on record anyway.
+        metrics.observe(config.slug, number, "failed", time.perf_counter() - t0)
+        cap = ctx.settings.recorder.max_spool_bytes
+        raise _recorder_refusal(ctx, f"the spool is over its cap of {cap} bytes")
     try:
-        if config.paused:
-            raise Paused(
-                f"{config.slug} is paused by {config.paused_by}: {config.paused_reason}",
-                paused_by=config.paused_by,
-                reason=config.paused_reason,
-                paused_at=config.paused_at.isoformat() if config.paused_at else None,
-            )
-        violations = config.input_validator.errors(inputs)
-        if violations:
-            raise InvalidInput(
-                f"inputs do not match the {config.slug} input schema "
-                f"({len(violations)} violation{'s' if len(violations) > 1 else ''})",
-                code="schema_violation",
-                errors=violations,
-            )
+        _admit(config, inputs)
         if version is None:
             raise Unavailable(f"{config.slug} has no live version", code="no_live_version")
-        result = await _run(ctx, config, inputs)
+        await _check_rate(ctx, config, principal)
+        try:
+            result = await _attempt(ctx, config, version, inputs, deadline)
+        except ShipyardError as exc:
+            if not (_falls_back(exc) and config.policy.fallbacks):
+                raise
+            cause = exc
+            result, used = await _fall_back(ctx, config, inputs, exc, deadline)
     except ShipyardError as exc:
         error = exc
     ended = started + timedelta(seconds=time.perf_counter() - t0)
-    outcome = "served" if error is None else _outcome_for(error)
+    step = describe(used) if used is not None else None
+    outcome = "fallback" if step else "served" if error is None else _outcome_for(error)
+    reason = cause or error
     record = {
         "request_id": request_id,
         "service": config.slug,
@@ -98,48 +132,207 @@ async def invoke(
         "output": result.output if result else None,
         "confidence": result.confidence if result else None,
         "outcome": outcome,
-        "error_code": error.code if error else None,
-        "error_detail": error.detail if error else None,
+        "error_code": reason.code if reason else None,
+        "error_detail": reason.detail if reason else None,
+        "fallback": step,
         "started_at": started.isoformat(),
         "ended_at": ended.isoformat(),
         "latency_ms": (ended - started).total_seconds() * 1000,
     }
     try:
-        await ctx.spool.append(record)
-    except OSError as exc:
-        # Fail closed: a call we cannot put on record is not answered.
-        raise Unavailable(
-            "the prediction recorder cannot write its spool; refusing calls", code="recorder_unavailable"
-        ) from exc
-    metrics.observe(config.slug, version.number if version else None, outcome, time.perf_counter() - t0)
+        await _record(ctx, config, record)
+    except Unavailable:
+        metrics.observe(config.slug, number, "failed", time.perf_counter() - t0)
+        raise
+    metrics.observe(config.slug, number, outcome, time.perf_counter() - t0)
+    if step is not None and cause is not None:
+        metrics.FALLBACKS.labels(config.slug, metrics.version_label(number), step, cause.code).inc()
     if error is not None:
         raise error
     assert result is not None and version is not None
-    return InvokeResult(result.output, result.confidence, outcome, version.number, request_id)
+    fallback = None
+    if step is not None and cause is not None:
+        fallback = {"step": step, "cause": cause.code, "detail": cause.detail}
+        if isinstance(used, FixedFallback) and used.message:
+            fallback["message"] = used.message
+    return InvokeResult(result.output, result.confidence, outcome, version.number, request_id, fallback)
 
 
-async def _run(ctx: AppContext, config: ServiceConfig, inputs: Any) -> ModelOutput:
-    version = config.live
-    assert version is not None
-    runtime = ctx.runtimes.peek(version.id)
-    if runtime is None:  # normally pre-loaded at start; loading is not the model's answer time
-        runtime = await _load(ctx, config, version)
+def _admit(config: ServiceConfig, inputs: Any) -> None:
+    if config.paused:
+        raise Paused(
+            f"{config.slug} is paused by {config.paused_by}: {config.paused_reason}",
+            paused_by=config.paused_by,
+            reason=config.paused_reason,
+            paused_at=config.paused_at.isoformat() if config.paused_at else None,
+        )
+    violations = config.input_validator.errors(inputs)
+    if violations:
+        raise InvalidInput(
+            f"inputs do not match the {config.slug} input schema "
+            f"({len(violations)} violation{'s' if len(violations) > 1 else ''})",
+            code="schema_violation",
+            errors=violations,
+        )
+
+
+async def _check_rate(ctx: AppContext, config: ServiceConfig, principal: Principal) -> None:
+    limit = config.policy.rate_limit.per_caller_per_minute
+    if limit is None:
+        return
+    decision = await ctx.limiter.hit(f"{config.slug}:{principal.kind}:{principal.name}", limit)
+    if not decision.allowed:
+        metrics.RATE_LIMITED.labels(config.slug).inc()
+        raise RateLimited(
+            f"{principal.name} may call {config.slug} {limit} times a minute; "
+            f"retry in {decision.retry_after_s} s",
+            retry_after=decision.retry_after_s,
+            limit=limit,
+        )
+
+
+async def _attempt(
+    ctx: AppContext,
+    config: ServiceConfig,
+    version: VersionConfig,
+    inputs: Any,
+    deadline: float | None,
+) -> ModelOutput:
+    """One version, behind its breaker and lane, with its output checked."""
+    policy = config.policy
+    breaker = ctx.breaker(config.slug, version.id, version.number, policy.breaker)
+    label = f"{config.slug} v{version.number}"
+    if not breaker.allow():
+        wait = math.ceil(breaker.retry_after_s()) or 1
+        raise Unavailable(
+            f"{label} failed repeatedly; its circuit breaker is open for another {wait} s",
+            code="breaker_open",
+            retry_after=wait,
+        )
+    verdict: bool | None = None  # True: worked, False: the version failed, None: no verdict
     try:
-        # Model calls run on the context's own thread pool: a plain executor future and wait_for cost
-        # far less per call than anyio's limiter and cancel scopes. A timed-out local call cannot be
-        # interrupted; wait_for abandons it, so the caller is answered now.
-        call = asyncio.get_running_loop().run_in_executor(ctx.model_threads, runtime.predict, inputs)
-        result: ModelOutput = await asyncio.wait_for(call, config.timeout_s)
-    except TimeoutError:
-        raise Timeout(
-            f"{config.slug} v{version.number} did not answer within {config.timeout_s:g} s"
-        ) from None
+        runtime = ctx.runtimes.peek(config, version)
+        if runtime is None:  # normally pre-loaded at start; loading is not the model's answer time
+            runtime = await _load(ctx, config, version)
+        batching = policy.batching if policy.batching.enabled and version.supports_batching else None
+        lane = ctx.lanes.get(
+            version.id,
+            label,
+            policy.concurrency,
+            batching,
+            config.latency_slo_ms,
+            on_shed=lambda reason: metrics.SHED.labels(config.slug, str(version.number), reason).inc(),
+            on_batch=lambda size: metrics.BATCH_SIZE.labels(config.slug, str(version.number)).observe(size),
+        )
+        try:
+            result = await lane.call(
+                runtime, inputs, timeout_s=config.timeout_s, deadline=deadline, retry=policy.retries
+            )
+        except ShipyardError:
+            raise
+        except Exception as exc:
+            raise ModelFailed(f"{label} raised {type(exc).__name__}: {exc}") from exc
+        _check_output(config, result, label)
+        verdict = True
+        return result
+    except ShipyardError as exc:
+        if exc.code not in _NOT_THE_MODELS_FAULT:
+            verdict = False
+            breaker.failure(exc.code)
+        raise
+    finally:
+        if verdict is True:
+            breaker.success()
+        elif verdict is None:
+            breaker.release_trial()
+
+
+async def _fall_back(
+    ctx: AppContext, config: ServiceConfig, inputs: Any, cause: ShipyardError, deadline: float | None
+) -> tuple[ModelOutput, FallbackStep]:
+    """Walk the chain until a step answers; if none does, the original failure stands."""
+    failures: list[dict[str, str]] = []
+    for step in config.policy.fallbacks:
+        name = describe(step)
+        try:
+            if isinstance(step, FixedFallback):
+                return ModelOutput(step.output, step.confidence), step
+            if isinstance(step, VersionFallback):
+                version = (config.fallback_versions or {}).get(step.version)
+                if version is None:
+                    raise Unavailable(
+                        f"fallback version {step.version} does not exist", code="no_such_version"
+                    )
+                return await _attempt(ctx, config, version, inputs, deadline), step
+            return await _rule(ctx, config, step, inputs, deadline), step
+        except ShipyardError as exc:
+            failures.append({"step": name, "code": exc.code, "detail": exc.detail})
+            if exc.code == "deadline_exceeded":
+                break
+    log.warning("%s: every fallback failed after %s: %s", config.slug, cause.code, failures)
+    cause.extra["fallbacks_failed"] = failures
+    raise cause
+
+
+async def _rule(
+    ctx: AppContext, config: ServiceConfig, step: RuleFallback, inputs: Any, deadline: float | None
+) -> ModelOutput:
+    try:
+        runtime: Runtime = await anyio.to_thread.run_sync(ctx.runtimes.rule, config, step)
     except ShipyardError:
         raise
     except Exception as exc:
-        raise ModelFailed(f"{config.slug} v{version.number} raised {type(exc).__name__}: {exc}") from exc
-    _check_output(config, result)
+        raise ModelFailed(
+            f"fallback rule {step.entrypoint} could not load: {exc}", code="model_load_failed"
+        ) from exc
+    budget = config.timeout_s if deadline is None else min(config.timeout_s, deadline - time.monotonic())
+    try:
+        # Not on the model threads: a hung primary model may be holding those, and the rule must answer.
+        with anyio.fail_after(max(budget, 0.001)):
+            result: ModelOutput = await anyio.to_thread.run_sync(
+                runtime.predict, inputs, abandon_on_cancel=True
+            )
+    except TimeoutError:
+        raise Timeout(f"fallback rule {step.entrypoint} did not answer in time") from None
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        raise ModelFailed(f"fallback rule {step.entrypoint} raised {type(exc).__name__}: {exc}") from exc
+    _check_output(config, result, f"fallback rule {step.entrypoint}")
     return result
+
+
+def _spool_over_cap(ctx: AppContext) -> bool:
+    cap = ctx.settings.recorder.max_spool_bytes
+    return bool(cap) and ctx.spool.backlog_bytes() >= cap
+
+
+def _recorder_refusal(ctx: AppContext, reason: str) -> Unavailable:
+    ctx.note_recorder_trouble(reason, served=False)
+    return Unavailable(
+        f"the prediction recorder cannot take more records ({reason}); refusing calls",
+        code="recorder_unavailable",
+        retry_after=5,
+    )
+
+
+async def _record(ctx: AppContext, config: ServiceConfig, record: dict[str, Any]) -> None:
+    """Durable before the answer; when the spool is full or the disk is, the service's policy decides."""
+    try:
+        if _spool_over_cap(ctx):
+            cap = ctx.settings.recorder.max_spool_bytes
+            raise OSError(errno.ENOSPC, f"the spool is over its cap of {cap} bytes")
+        await ctx.spool.append(record)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if config.policy.on_recorder_full == "serve":
+            metrics.RECORDS_DROPPED.labels(config.slug).inc()
+            ctx.note_recorder_trouble(reason, served=True)
+            return
+        # Fail closed: a call we cannot put on record is not answered.
+        raise _recorder_refusal(ctx, reason) from exc
+    if ctx.recorder_trouble is not None:
+        ctx.recorder_recovered()
 
 
 async def _load(ctx: AppContext, config: ServiceConfig, version: VersionConfig) -> Runtime:
@@ -151,6 +344,7 @@ async def _load(ctx: AppContext, config: ServiceConfig, version: VersionConfig) 
         raise Unavailable(
             f"{config.slug} v{version.number} is still loading after {limit:g} s; retry shortly",
             code="model_loading",
+            retry_after=5,
         ) from None
     except ShipyardError:
         raise
@@ -161,18 +355,16 @@ async def _load(ctx: AppContext, config: ServiceConfig, version: VersionConfig) 
         ) from exc
 
 
-def _check_output(config: ServiceConfig, result: ModelOutput) -> None:
+def _check_output(config: ServiceConfig, result: ModelOutput, label: str) -> None:
     if result.confidence is not None and not (
         math.isfinite(result.confidence) and 0.0 <= result.confidence <= 1.0
     ):
-        raise ModelFailed(
-            f"the model returned an invalid confidence {result.confidence!r}", code="bad_output"
-        )
+        raise ModelFailed(f"{label} returned an invalid confidence {result.confidence!r}", code="bad_output")
     if config.output_validator is not None:
         violations = config.output_validator.errors(result.output)
         if violations:
             raise ModelFailed(
-                "the model's output breaks the output schema: "
+                f"{label}'s output breaks the output schema: "
                 + "; ".join(f"{v['loc']}: {v['message']}" for v in violations[:5]),
                 code="bad_output",
             )

@@ -54,7 +54,10 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_middleware(
-        EdgeMiddleware, max_body_bytes=settings.serving.max_body_bytes, hsts=settings.env == "production"
+        EdgeMiddleware,
+        max_body_bytes=settings.serving.max_body_bytes,
+        max_upload_bytes=settings.serving.max_upload_bytes,
+        hsts=settings.env == "production",
     )
     problems.install(app)
 
@@ -70,6 +73,11 @@ def create_app(
     app.router.routes.insert(0, invoke_route)  # the hot path is matched first
     for router in (serving_api, registry_api, auth_api, audit_api, auth_pages, registry_pages, audit_pages):
         app.include_router(router)
+    from shipyard.batchjobs.api import router as jobs_api
+    from shipyard.batchjobs.pages import router as jobs_pages
+
+    app.include_router(jobs_api)
+    app.include_router(jobs_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])
@@ -79,18 +87,30 @@ def create_app(
 
     @app.get("/readyz", dependencies=[Depends(public)], tags=["health"])
     def readyz(request: Request) -> Response:
-        """Readiness: the database answers and the recorder is running."""
+        """Readiness: the recorder is running. The database being down degrades, but does not stop, a
+        worker: calls are served from cache and spooled until it is back, so the answer stays 200."""
         c = get_ctx(request)
-        checks = {"recorder": "ok" if c.started else "stopped"}
+        checks: dict[str, Any] = {"recorder": "ok" if c.started else "stopped"}
         try:
             with c.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        checks["spool_backlog"] = str(c.spool.backlog())
-        ok = checks["database"] == "ok" and checks["recorder"] == "ok"
-        return JSONBytes({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+        if c.started:
+            checks["spool_backlog"] = c.spool.backlog()
+            checks["spool_backlog_bytes"] = c.spool.backlog_bytes()
+            cap = c.settings.recorder.max_spool_bytes
+            if cap and checks["spool_backlog_bytes"] >= cap:
+                checks["recorder"] = "full"
+        if c.started and c.shipper.last_error:
+            checks["shipping"] = c.shipper.last_error  # records wait in the spool until it clears
+        if c.recorder_trouble:
+            checks["recorder_trouble"] = c.recorder_trouble
+        ready = c.started  # a full spool is each service's call (its policy), not a reason to leave the pool
+        healthy = checks["recorder"] == "ok" and checks["database"] == "ok" and "shipping" not in checks
+        status = "ok" if healthy else "degraded"
+        return JSONBytes({"status": status, **checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", dependencies=[Depends(public)], tags=["health"])
     async def metrics() -> Response:

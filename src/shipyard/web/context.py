@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import httpx
@@ -22,14 +24,22 @@ from shipyard.core.config import Settings
 from shipyard.db.changes import ChangeBus
 from shipyard.db.engine import make_engine
 from shipyard.db.session import make_sessionmaker, unit_of_work
+from shipyard.monitoring import metrics
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.cache import ServiceCache, ServiceConfig, live_configs
 from shipyard.serving import slots
+from shipyard.serving.breaker import STATE_VALUES, CircuitBreaker
+from shipyard.serving.lanes import LaneSet
+from shipyard.serving.policy import BreakerPolicy
 from shipyard.serving.recorder import make_sink
 from shipyard.serving.runtimes import RuntimePool
 from shipyard.serving.shipper import Shipper
 from shipyard.serving.slots import SpoolSlot
 from shipyard.serving.spool import Spool
+
+if TYPE_CHECKING:  # imported for real only where used: the runner imports this module
+    from shipyard.batchjobs.runner import JobRunner
+    from shipyard.guard.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,15 @@ class AppContext:
     http: httpx.AsyncClient
     oidc: OIDCVerifier | None = None
     started: bool = field(default=False)
+    # Per process: one breaker per model version, one admission lane per version and event loop.
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    lanes: LaneSet = field(init=False)
+    recorder_trouble: str | None = field(default=None, init=False)  # last spool-full/disk error
+    _recorder_trouble_logged: float = field(default=0.0, init=False)
+    _limiter: RateLimiter | None = field(default=None, init=False)
+    jobs: JobRunner | None = field(default=None, init=False)  # set by start() when jobs are enabled
+    # Labels for the state gauges: version id -> (service slug, version number)
+    _version_labels: dict[str, tuple[str, int]] = field(default_factory=dict, init=False)
     # Set by start(): this process's spool slot, its spool and the shipper draining it.
     spool: Spool = field(init=False)
     shipper: Shipper = field(init=False)
@@ -79,6 +98,8 @@ class AppContext:
             http=http,
             oidc=oidc,
         )
+        ctx.lanes = LaneSet(lambda: ctx.model_threads)
+        metrics.watch(ctx)
         bus.subscribe("auth", ctx.principals.invalidate)
         bus.subscribe("registry", ctx.services.invalidate)
         bus.subscribe("registry", ctx.warm_in_background)
@@ -94,7 +115,7 @@ class AppContext:
             except Exception as exc:
                 log.warning("could not list live versions to pre-load: %s", exc)
                 return
-            self.runtimes.warm([(c, c.live) for c in configs if c.live is not None])
+            self.runtimes.warm(configs)
 
         self._background(warm, "shipyard-warm")
 
@@ -131,10 +152,16 @@ class AppContext:
         self._background(slots.drain_orphans, "shipyard-orphans", self.settings.spool_dir, self._ship_orphan)
         self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
         self.warm_in_background()
+        if self.settings.jobs.enabled:  # batch jobs run on this event loop, beside live traffic
+            from shipyard.batchjobs.runner import JobRunner
+
+            self.jobs = JobRunner.launch(self)
         self.started = True
 
     async def stop(self) -> None:
         if self.started:
+            if self.jobs is not None:
+                await self.jobs.stop()
             self.bus.stop()
             for thread in self._threads:
                 thread.join(timeout=30)
@@ -142,9 +169,14 @@ class AppContext:
             self.spool.close()
             if self._slot is not None:
                 self._slot.release()
+            self.lanes.close()
             self.model_threads.shutdown(wait=False, cancel_futures=True)
             self.runtimes.close()
             self.started = False
+        metrics.unwatch(self)
+        if self._limiter is not None:
+            await self._limiter.close()
+            self._limiter = None
         await self.http.aclose()
         self.engine.dispose()
 
@@ -159,3 +191,51 @@ class AppContext:
         if config is None:
             config = await anyio.to_thread.run_sync(self.services.load, slug)
         return config
+
+    def breaker(self, service: str, version_id: str, number: int, policy: BreakerPolicy) -> CircuitBreaker:
+        breaker = self.breakers.get(version_id)
+        if breaker is None:
+            breaker = self.breakers[version_id] = CircuitBreaker(policy, label=f"{service} v{number}")
+            self._version_labels[version_id] = (service, number)
+        elif breaker.policy is not policy and breaker.policy != policy:
+            breaker.policy = policy  # keeps its state; new thresholds apply from the next call
+        return breaker
+
+    def metric_samples(self) -> list[tuple[str, dict[str, str], float]]:
+        """State gauges for /metrics: breakers, lanes and the spool of this process."""
+        samples: list[tuple[str, dict[str, str], float]] = []
+        for version_id, breaker in list(self.breakers.items()):
+            service, number = self._version_labels[version_id]
+            labels = {"service": service, "version": str(number)}
+            samples.append(("shipyard_breaker_state", labels, STATE_VALUES[breaker.state]))
+            lanes = self.lanes.for_version(version_id)
+            stats = [lane.stats() for lane in lanes]
+            samples.append(("shipyard_lane_in_flight", labels, sum(s.in_flight for s in stats)))
+            samples.append(("shipyard_lane_queued", labels, sum(s.queued for s in stats)))
+        if self.started:
+            samples.append(("shipyard_spool_backlog_records", {}, self.spool.backlog()))
+            samples.append(("shipyard_spool_backlog_bytes", {}, self.spool.backlog_bytes()))
+        return samples
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """Per-caller rate limits: shared through Redis when configured, per process otherwise."""
+        if self._limiter is None:
+            from shipyard.guard.ratelimit import RateLimiter
+
+            self._limiter = RateLimiter(self.settings.redis_url, clock=self.clock)
+        return self._limiter
+
+    def note_recorder_trouble(self, reason: str, *, served: bool) -> None:
+        """The spool could not take a record: say so loudly, but not once per call."""
+        self.recorder_trouble = reason
+        now = time.monotonic()
+        if now - self._recorder_trouble_logged >= 60:
+            self._recorder_trouble_logged = now
+            what = "answering calls without a record" if served else "refusing calls that must be recorded"
+            log.error("recorder full: %s (on_recorder_full policy): %s", what, reason)
+
+    def recorder_recovered(self) -> None:
+        if self.recorder_trouble is not None:
+            log.warning("recorder: records are being written again")
+            self.recorder_trouble = None

@@ -102,6 +102,7 @@ async def authenticate(request: Request) -> Principal:
 
 async def _check_csrf(request: Request, principal: Principal) -> None:
     sent = request.headers.get(CSRF_HEADER)
+    form = None
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
@@ -109,6 +110,8 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     if not sent or not principal.csrf_token or not constant_time_equals(sent, principal.csrf_token):
+        if form is not None:
+            await form.close()  # uploaded files spooled to disk, which the refused route never closes
         raise Forbidden("missing or wrong CSRF token; reload the page and try again", code="csrf")
 
 

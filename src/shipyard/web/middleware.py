@@ -33,10 +33,18 @@ class _TooLarge(PayloadTooLarge):
     """Raised while the app reads the body; the problem handler turns it into a 413."""
 
 
+def is_upload(method: str, path: str) -> bool:
+    """Routes that take files (model artifacts, batch job inputs): they get the larger upload limit."""
+    return method == "POST" and path.rstrip("/").endswith(("/versions", "/jobs"))
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, hsts: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, hsts: bool = False, max_upload_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.max_upload = max(max_upload_bytes or max_body_bytes, max_body_bytes)
         self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,8 +66,9 @@ class EdgeMiddleware:
             extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
         extra.append((b"x-request-id", request_id.encode()))
 
-        if length is not None and length > self.max_body:
-            await self._reject(send, request_id, extra)
+        limit = self.max_upload if is_upload(scope["method"], scope["path"]) else self.max_body
+        if length is not None and length > limit:
+            await self._reject(send, request_id, extra, limit)
             return
 
         seen = 0
@@ -70,8 +79,8 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge(f"the request body exceeds the limit of {self.max_body} bytes")
+                if seen > limit:
+                    raise _TooLarge(f"the request body exceeds the limit of {limit} bytes")
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -85,9 +94,9 @@ class EdgeMiddleware:
             await self.app(scope, limited_receive, send_with_headers)
         except _TooLarge:
             if not started:
-                await self._reject(send, request_id, extra)
+                await self._reject(send, request_id, extra, limit)
 
-    async def _reject(self, send: Send, request_id: str, extra: list[Any]) -> None:
+    async def _reject(self, send: Send, request_id: str, extra: list[Any], limit: int) -> None:
         body = orjson.dumps(
             {
                 "type": "https://shipyard.dev/problems/payload_too_large",
@@ -95,7 +104,7 @@ class EdgeMiddleware:
                 "status": 413,
                 "code": "payload_too_large",
                 "request_id": request_id,
-                "detail": f"the request body exceeds the limit of {self.max_body} bytes",
+                "detail": f"the request body exceeds the limit of {limit} bytes",
             }
         )
         await send(

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard.core import errors
@@ -24,6 +25,7 @@ STATUS: dict[type[errors.ShipyardError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.TooManyAttempts: 429,
+    errors.RateLimited: 429,
     errors.Timeout: 504,
     errors.Paused: 503,
     errors.Unavailable: 503,
@@ -39,8 +41,9 @@ def status_for(exc: errors.ShipyardError) -> int:
     return 500
 
 
-def problem(status: int, code: str, title: str, detail: str, request: Request, **extra: Any) -> JSONBytes:
+def problem(status: int, code: str, title: str, detail: str, request: Request, /, **extra: Any) -> JSONBytes:
     body = {
+        **extra,  # first, so an error's extras can never overwrite the problem's own fields
         "type": f"https://shipyard.dev/problems/{code}",
         "title": title,
         "status": status,
@@ -48,7 +51,6 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
         "code": code,
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
-        **extra,
     }
     headers = {}
     if "retry_after" in extra:
@@ -106,6 +108,20 @@ def install(app: FastAPI) -> None:
 
             return render_error(request, exc.status_code, str(exc.detail), "")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        # The database being down is an outage to report, not a bug: 503, and come back later. The hot
+        # path only gets here on a cache miss (a new key, a changed service) while it is down.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        detail = "the database is unavailable; retry shortly"
+        if _wants_html(request):
+            from shipyard.web.console import render_error
+
+            return render_error(request, 503, "Database unavailable", detail)
+        return problem(503, "database_unavailable", "Database unavailable", detail, request, retry_after=5)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

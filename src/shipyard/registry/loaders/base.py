@@ -109,7 +109,7 @@ def to_json(value: Any) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ModelFailed(f"model returned a non-finite number ({value})")
+            raise ModelFailed(f"model returned a non-finite number ({value})", code="bad_output")
         return value
     if isinstance(value, Mapping):
         return {_json_key(k): to_json(v) for k, v in value.items()}
@@ -119,7 +119,9 @@ def to_json(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
         return to_json(tolist())
-    raise ModelFailed(f"model returned a {type(value).__name__}, which is not JSON-serialisable")
+    raise ModelFailed(
+        f"model returned a {type(value).__name__}, which is not JSON-serialisable", code="bad_output"
+    )
 
 
 def _json_key(key: Any) -> str:
@@ -132,10 +134,15 @@ def check_confidence(value: Any) -> float:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ModelFailed(f"model returned a confidence of type {type(value).__name__}, expected a number")
+        raise ModelFailed(
+            f"model returned a confidence of type {type(value).__name__}, expected a number",
+            code="bad_output",
+        )
     confidence = float(value)
     if not math.isfinite(confidence) or not -_PROBABILITY_SLACK <= confidence <= 1 + _PROBABILITY_SLACK:
-        raise ModelFailed(f"model returned a confidence of {confidence}, expected a number in [0, 1]")
+        raise ModelFailed(
+            f"model returned a confidence of {confidence}, expected a number in [0, 1]", code="bad_output"
+        )
     return min(max(confidence, 0.0), 1.0)
 
 
@@ -144,7 +151,7 @@ def make_output(output: Any, confidence: Any, *, returns_confidence: bool) -> Mo
     if not returns_confidence:
         return ModelOutput(output=to_json(output), confidence=None)
     if confidence is None:
-        raise ModelFailed("the version declares a confidence but the model returned none")
+        raise ModelFailed("the version declares a confidence but the model returned none", code="bad_output")
     return ModelOutput(output=to_json(output), confidence=check_confidence(confidence))
 
 

@@ -4,7 +4,8 @@ The request body is {input_field: <the input object>}; the answer must be a JSON
 output_field is the output and whose confidence_field, when present, the confidence.
 
 A connection failure or timeout raises Unavailable (code "upstream_unavailable"); a 5xx or a 429
-raises Unavailable (code "upstream_error"): both are worth a retry or a fallback. Any other non-2xx
+raises Unavailable (code "upstream_error"): both are retried with back-off under the service's retry
+policy, then fall back. Any other non-2xx
 status, a body that is not JSON, or one without the output field raises ModelFailed.
 
 The runtime uses LoadSpec.http_client when given (its owner closes it), else a client of its own that
@@ -34,6 +35,8 @@ _ENV_PREFIX = "env:"
 
 class HttpRuntime:
     """Calls a remote model endpoint; a batch is one call per input."""
+
+    remote = True  # its Unavailable failures are safe to retry (serving/lanes.py)
 
     def __init__(
         self,
@@ -81,11 +84,12 @@ class HttpRuntime:
             raise Unavailable(
                 f"model endpoint {self._where} answered {status} {response.reason_phrase}",
                 code="upstream_error",
-                status=status,
+                upstream_status=status,
             )
         if not 200 <= status < 300:
             raise ModelFailed(
-                f"model endpoint {self._where} answered {status} {response.reason_phrase}", status=status
+                f"model endpoint {self._where} answered {status} {response.reason_phrase}",
+                upstream_status=status,
             )
         try:
             body = response.json()
