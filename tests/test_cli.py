@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from shipyard.audit.models import AuditEvent
 from shipyard.auth.models import ApiKey, User
 from shipyard.core.crypto import token_digest, verify_password
 from shipyard.db.engine import make_engine
+from shipyard.db.migrate import alembic_config
 from shipyard.db.session import make_sessionmaker
 from shipyard.registry.models import ModelVersion, Service
 from tests.factories import ECHO_SCHEMA
@@ -340,8 +342,11 @@ def test_pause_and_resume(instance: Instance) -> None:
 
 def test_db_upgrade_and_current(instance: Instance, tmp_path: Path) -> None:
     upgraded, current = cli_many(("db", "upgrade"), ("db", "current"), home=instance.home)
-    assert "Database at revision 0001" in ok(upgraded)
-    assert ok(current).strip() == "0001"
+    head = ScriptDirectory.from_config(
+        alembic_config(f"sqlite:///{instance.home / 'shipyard.db'}")
+    ).get_current_head()
+    assert f"Database at revision {head}" in ok(upgraded)
+    assert ok(current).strip() == head
     fails(cli("db", "current", home=tmp_path / "missing" / "deeper"), "cannot open the database")
 
 
@@ -367,3 +372,31 @@ def test_audit_verify_and_list(instance: Instance) -> None:
 
     actions = re.findall(r"│\s*(service\.\w+)\s*│", ok(filtered))
     assert actions == ["service.resume", "service.pause", "service.create"]
+
+
+def test_services_policy_show_and_set(instance: Instance, tmp_path: Path) -> None:
+    good = tmp_path / "policy.json"
+    good.write_text(
+        json.dumps({"fallbacks": [{"kind": "fixed", "output": "specialist", "message": "queued"}]})
+    )
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"breaker": {"treshold": 3}}))
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"fallbacks": [{"kind": "version", "version": 42}]}))
+    shown, bad, no_version = cli_many(
+        ("services", "policy", "claims-triage"),
+        ("services", "policy", "claims-triage", "--set", str(typo)),
+        ("services", "policy", "claims-triage", "--set", str(missing)),
+        home=instance.home,
+    )
+    assert json.loads(ok(shown))["breaker"]["failure_threshold"] == 5
+    fails(bad, "invalid policy", "breaker.treshold")
+    fails(no_version, "bad_policy", "no version 42")
+
+    out = ok(cli("services", "policy", "claims-triage", "--set", str(good), home=instance.home))
+    assert "policy replaced" in out
+    policy = json.loads(out.split("policy replaced", 1)[1])
+    assert policy["fallbacks"][0]["message"] == "queued" and policy["retries"]["attempts"] == 2
+    with instance.db() as s:
+        action = s.scalar(select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(1))
+    assert action == "service.policy"

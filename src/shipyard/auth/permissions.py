@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "version:promote": frozenset({"admin", "owner"}),
     # recorded payloads: every read is audited
     "prediction:read": frozenset({"admin", "owner", "reviewer", "analyst"}),
+    # batch jobs: reading one needs service:invoke or prediction:read on its service
+    "job:read": frozenset({"admin", "owner", "operator", "consumer", "reviewer", "analyst"}),
     # governance
     "audit:read": frozenset({"admin", "analyst"}),
     "audit:verify": frozenset({"admin"}),
@@ -41,6 +43,7 @@ SERVICE_SCOPED = frozenset(
         "version:create",
         "version:promote",
         "prediction:read",
+        "job:read",
     }
 )
 

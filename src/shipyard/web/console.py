@@ -23,6 +23,7 @@ templates = Jinja2Templates(
         _DOMAINS / "auth" / "templates",
         _DOMAINS / "registry" / "templates",
         _DOMAINS / "audit" / "templates",
+        _DOMAINS / "batchjobs" / "templates",
     ]
 )
 templates.env.globals["version"] = __version__
@@ -30,6 +31,7 @@ templates.env.globals["version"] = __version__
 # (label, path, permission) — a link shows only when the principal holds the permission.
 NAV: list[tuple[str, str, str]] = [
     ("Services", "/services", "service:read"),
+    ("Jobs", "/jobs", "job:read"),
     ("Audit log", "/audit", "audit:read"),
     ("Users", "/users", "user:read"),
     ("API keys", "/keys", "self"),
