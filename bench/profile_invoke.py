@@ -36,8 +36,10 @@ from collections import Counter
 from pathlib import Path
 
 import joblib
+from _server import BenchError, Server
+from _wrk import Slice, lua_script, run_wrk
 from invoke_models import NoopModel, build_real_model
-from invoke_overhead import BenchError, Server, Slice, lua_script, make_instance, make_servers, run_wrk
+from invoke_overhead import make_instance, make_servers
 
 from shipyard.assistants.claims_triage import QUEUES, generate_claims, split_features
 
