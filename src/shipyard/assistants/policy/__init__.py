@@ -1,0 +1,1 @@
+"""The billing policy assistant: retrieval over active insurer policies and cited, extractive answers."""
