@@ -31,6 +31,13 @@ def double(inputs: dict[str, Any]) -> tuple[float, float]:
     return inputs["x"] * 2, 0.9 if abs(inputs["x"]) < 100 else 0.4
 
 
+def unsure(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Abstains on negative x: says it does not know, and why."""
+    if inputs["x"] < 0:
+        return {"output": {"reason": "x is negative"}, "confidence": 0.1, "abstained": True}
+    return {"output": inputs["x"], "confidence": 0.9}
+
+
 def boom(inputs: dict[str, Any]) -> float:
     raise RuntimeError("model exploded")
 

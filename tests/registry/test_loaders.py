@@ -9,6 +9,7 @@ import textwrap
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -722,3 +723,20 @@ def test_http_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         loader.validate(make_spec())
     with pytest.raises(InvalidInput, match="config.headers"):
         loader.validate(make_spec(entrypoint="http://127.0.0.1:9/x", config={"headers": {"X": 1}}))
+
+
+class NeedsHost:
+    """A model that uses what the serving process offers (as the policy assistant uses the corpus)."""
+
+    def __init__(self, host: dict[str, Any], suffix: str = "!") -> None:
+        self.greeting = host["greeting"] + suffix
+
+    def predict(self, inputs: dict[str, Any]) -> str:
+        return f"{self.greeting} {inputs['name']}"
+
+
+def test_a_class_that_asks_for_host_gets_the_serving_process_resources() -> None:
+    spec = make_spec(entrypoint=f"{__name__}:NeedsHost", config={"init_kwargs": {"suffix": ","}})
+    spec = replace(spec, host={"greeting": "hello"})
+    runtime = get_loader("callable").load(spec)
+    assert runtime.predict({"name": "ada"}).output == "hello, ada"

@@ -193,6 +193,18 @@ async def test_service_changes_reach_the_hot_path_immediately(
 # --- model failures -------------------------------------------------------------------------------
 
 
+async def test_a_model_that_abstains_is_recorded_so(client: httpx.AsyncClient, world: World) -> None:
+    key = world.user_with_key("carol", ["consumer"])
+    world.service("unsure", entrypoint="tests.factories:unsure")
+    known = await invoke(client, key, {"x": 2}, "unsure")
+    assert (known.status_code, known.json()["outcome"]) == (200, "served")
+    unknown = await invoke(client, key, {"x": -1}, "unsure")
+    assert unknown.status_code == 200
+    assert (unknown.json()["outcome"], unknown.json()["output"]) == ("abstained", {"reason": "x is negative"})
+    row = await shipped(world, unknown.json()["request_id"])
+    assert (row.outcome, row.confidence, row.error_code) == ("abstained", 0.1, None)
+
+
 async def test_model_that_raises(client: httpx.AsyncClient, world: World) -> None:
     key = world.user_with_key("carol", ["consumer"])
     world.service("boom", entrypoint="tests.factories:boom")

@@ -82,6 +82,19 @@ class JobSettings(BaseModel):
     pickup_wait_s: float = Field(3.0, ge=0)  # `jobs submit --wait`: then the CLI runs the job itself
 
 
+class AssistantSettings(BaseModel):
+    """The policy assistant: OCR of scanned uploads and the optional generation endpoint."""
+
+    ocr_dpi: int = Field(200, ge=72, le=600)  # scans are rendered at this resolution for tesseract
+    ocr_workers: int = Field(2, ge=1, le=32)  # pages OCR'd at once
+    ocr_min_confidence: float = Field(0.75, ge=0, le=1)  # below it, a page is reported as hard to read
+    # Generation through any OpenAI-compatible endpoint (e.g. http://llm:8000/v1); off when unset.
+    llm_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_ms: int = Field(8000, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHIPYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -98,6 +111,7 @@ class Settings(BaseSettings):
     recorder: RecorderSettings = Field(default_factory=RecorderSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:
@@ -122,6 +136,10 @@ class Settings(BaseSettings):
     @property
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.home / "documents"
 
     @property
     def spool_dir(self) -> Path:

@@ -121,7 +121,7 @@ def _answer(runtime: Any, message: bytes) -> bytes:
             os._exit(_EXIT_OUT_OF_MEMORY)
         return orjson.dumps(["error", _encode_error(exc, "model")])
     try:
-        return orjson.dumps(["ok", [[out.output, out.confidence] for out in outputs]])
+        return orjson.dumps(["ok", [[out.output, out.confidence, out.abstained] for out in outputs]])
     except Exception as exc:
         failed = ModelFailed(f"the model's output cannot be sent back as JSON: {exc}")
         return orjson.dumps(["error", _encode_error(failed, "model")])
@@ -336,7 +336,7 @@ class ProcessRuntime:
                 break
         if reply[0] != "ok":
             raise _decode_error(reply[1])
-        return [ModelOutput(output=output, confidence=confidence) for output, confidence in reply[1]]
+        return [ModelOutput(output=o, confidence=c, abstained=a) for o, c, a in reply[1]]
 
     def _call_once(
         self, worker: _Worker, message: bytes, deadline: float, timeout: float

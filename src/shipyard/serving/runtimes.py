@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from shipyard.registry.artifacts import ArtifactStore
@@ -27,6 +29,8 @@ class RuntimePool:
         self._locks: dict[_Key, threading.Lock] = {}
         self._guard = threading.Lock()
         self._retiring: list[threading.Timer] = []
+        # What in-process models may use of the serving process (the app context sets it).
+        self.host: Callable[[], dict[str, Any]] | None = None
 
     @staticmethod
     def _key(service: ServiceConfig, version_id: str) -> _Key:
@@ -81,6 +85,8 @@ class RuntimePool:
                 from shipyard.serving.isolation import ProcessRuntime
 
                 return ProcessRuntime(version.loader, spec, key[1], label=f"{service.slug} v{version.number}")
+            if self.host is not None:  # in process only: the host's resources do not cross a pipe
+                spec = replace(spec, host=self.host())
             return get_loader(version.loader).load(spec)
 
         return self._once(key, build, grace_s=service.timeout_s + 1)

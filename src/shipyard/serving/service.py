@@ -119,7 +119,10 @@ async def invoke(
         error = exc
     ended = started + timedelta(seconds=time.perf_counter() - t0)
     step = describe(used) if used is not None else None
-    outcome = "fallback" if step else "served" if error is None else _outcome_for(error)
+    if error is not None:
+        outcome = _outcome_for(error)
+    else:
+        outcome = "fallback" if step else "abstained" if result is not None and result.abstained else "served"
     reason = cause or error
     record = {
         "request_id": request_id,

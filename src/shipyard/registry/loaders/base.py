@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,10 +27,15 @@ _PROBABILITY_SLACK = 1e-6
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """One prediction: a JSON-serialisable output and, when the version declares one, a confidence."""
+    """One prediction: a JSON-serialisable output and, when the version declares one, a confidence.
+
+    `abstained` is the model saying it does not know (the call's outcome is then `abstained`): its
+    output explains why, and the caller should not act on it as an answer.
+    """
 
     output: Any
     confidence: float | None
+    abstained: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class LoadSpec:
         returns_confidence: whether the version promises a confidence with every output.
         timeout_s: the per-call time limit, used by loaders that make outbound calls.
         http_client: an injectable client for the http loader; the caller owns and closes it.
+        host: what the serving process offers in-process models (e.g. "corpus": the policy documents);
+            empty in an isolated model process, where a model that needs it must refuse to load.
     """
 
     artifact_path: Path | None
@@ -56,6 +63,7 @@ class LoadSpec:
     returns_confidence: bool
     timeout_s: float = 5.0
     http_client: httpx.Client | None = None
+    host: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Runtime(Protocol):
@@ -146,21 +154,31 @@ def check_confidence(value: Any) -> float:
     return min(max(confidence, 0.0), 1.0)
 
 
-def make_output(output: Any, confidence: Any, *, returns_confidence: bool) -> ModelOutput:
+def make_output(
+    output: Any, confidence: Any, *, returns_confidence: bool, abstained: Any = False
+) -> ModelOutput:
     """Build a checked ModelOutput. A confidence the version does not declare is dropped, unchecked."""
+    if not isinstance(abstained, bool):
+        raise ModelFailed(f"model returned abstained={abstained!r}, expected a boolean", code="bad_output")
     if not returns_confidence:
-        return ModelOutput(output=to_json(output), confidence=None)
+        return ModelOutput(output=to_json(output), confidence=None, abstained=abstained)
     if confidence is None:
         raise ModelFailed("the version declares a confidence but the model returned none", code="bad_output")
-    return ModelOutput(output=to_json(output), confidence=check_confidence(confidence))
+    return ModelOutput(output=to_json(output), confidence=check_confidence(confidence), abstained=abstained)
 
 
 def parse_result(raw: Any, *, returns_confidence: bool) -> ModelOutput:
-    """Read what a user's callable returned: a value, `(output, confidence)`, or {"output", "confidence"}."""
+    """Read what a user's callable returned: a value, `(output, confidence)`, or
+    {"output", "confidence", "abstained"} (the last two optional)."""
     if isinstance(raw, tuple) and len(raw) == 2:
         return make_output(raw[0], raw[1], returns_confidence=returns_confidence)
-    if isinstance(raw, Mapping) and "output" in raw and set(raw) <= {"output", "confidence"}:
-        return make_output(raw["output"], raw.get("confidence"), returns_confidence=returns_confidence)
+    if isinstance(raw, Mapping) and "output" in raw and set(raw) <= {"output", "confidence", "abstained"}:
+        return make_output(
+            raw["output"],
+            raw.get("confidence"),
+            returns_confidence=returns_confidence,
+            abstained=raw.get("abstained", False),
+        )
     return make_output(raw, None, returns_confidence=returns_confidence)
 
 

@@ -3,7 +3,8 @@
 The target may be:
 - a function taking the input dict;
 - a class, instantiated once at load time (with no arguments, or with config["init_kwargs"]); its
-  instance's `close()`, if any, is called when the runtime closes;
+  instance's `close()`, if any, is called when the runtime closes. A class whose `__init__` takes a
+  `host` argument is given the serving process's resources (`LoadSpec.host`), e.g. the policy corpus;
 - an object with a `predict(inputs)` method, or a callable object.
 A `predict_batch(batch)` method on the object, when present, is used for batches.
 
@@ -101,8 +102,11 @@ class CallableLoader:
         target = _resolve(spec.entrypoint)
         owned = inspect.isclass(target)
         if owned:
+            kwargs = dict(spec.config.get("init_kwargs", {}))
+            if "host" in inspect.signature(target).parameters:
+                kwargs["host"] = spec.host
             try:
-                target = target(**spec.config.get("init_kwargs", {}))
+                target = target(**kwargs)
             except Exception as exc:
                 raise InvalidInput(
                     f"instantiating {spec.entrypoint} failed: {type(exc).__name__}: {exc}"
