@@ -1,0 +1,37 @@
+"""One question end to end: find the insurer it names, embed, retrieve, answer."""
+
+from __future__ import annotations
+
+from shipyard.assistants.policy.answer import Answer, answer_question
+from shipyard.assistants.policy.calibration import Calibration
+from shipyard.assistants.policy.embedder import Embedder
+from shipyard.assistants.policy.index import PolicyIndex
+from shipyard.assistants.policy.insurers import detect_insurer
+from shipyard.assistants.policy.retrieve import Fusion, retrieve
+
+DEFAULT_K = 8
+
+
+def ask(
+    question: str,
+    index: PolicyIndex,
+    embedder: Embedder,
+    calibration: Calibration,
+    *,
+    threshold: float | None = None,
+    k: int = DEFAULT_K,
+    fusion: Fusion = "rrf",
+) -> Answer:
+    """Answer a billing question from the index, restricted to the insurer it names (if any)."""
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    insurer = detect_insurer(question, index.insurers)
+    embedding = embedder.encode([question])[0]
+    hits = retrieve(index, question, embedding, insurer=insurer, k=k, fusion=fusion)
+    return answer_question(
+        question,
+        hits,
+        threshold=calibration.threshold if threshold is None else threshold,
+        calibration=calibration,
+    )
