@@ -15,7 +15,7 @@ GENERIC_WORDS: frozenset[str] = frozenset(
     """.split()
 )
 _NAME_GLUE = frozenset({"of", "the", "and"})
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'&]*")
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9&]*")
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:

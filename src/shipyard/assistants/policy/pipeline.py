@@ -7,7 +7,7 @@ from shipyard.assistants.policy.calibration import Calibration
 from shipyard.assistants.policy.embedder import Embedder
 from shipyard.assistants.policy.index import PolicyIndex
 from shipyard.assistants.policy.insurers import detect_insurer
-from shipyard.assistants.policy.retrieve import Fusion, retrieve
+from shipyard.assistants.policy.retrieve import DEFAULT_FUSION, Fusion, retrieve
 
 DEFAULT_K = 8
 
@@ -20,7 +20,7 @@ def ask(
     *,
     threshold: float | None = None,
     k: int = DEFAULT_K,
-    fusion: Fusion = "rrf",
+    fusion: Fusion = DEFAULT_FUSION,
 ) -> Answer:
     """Answer a billing question from the index, restricted to the insurer it names (if any)."""
     question = question.strip()

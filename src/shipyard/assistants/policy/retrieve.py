@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,10 +12,30 @@ from shipyard.assistants.policy.index import IndexedPassage, PolicyIndex
 from shipyard.assistants.policy.insurers import insurer_mentions
 from shipyard.assistants.policy.terms import QueryTerm, is_code, query_terms, tokenize
 
-Fusion = Literal["rrf", "linear"]
 RRF_K = 60.0
-# weight of BM25 against the dense cosine in linear fusion
-LINEAR_BM25_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the three signals combine: reciprocal ranks ("rrf") or min-max scaled scores ("linear").
+
+    The signals are BM25, the MiniLM cosine, and coverage: the IDF-weighted share of the question's
+    concepts a passage contains, which BM25 alone underrates when one common term repeats.
+    """
+
+    method: Literal["rrf", "linear"] = "rrf"
+    bm25: float = 1.0
+    dense: float = 1.0
+    coverage: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("rrf", "linear"):
+            raise ValueError(f"unknown fusion method {self.method!r}; use 'rrf' or 'linear'")
+        if min(self.bm25, self.dense, self.coverage) < 0:
+            raise ValueError("fusion weights must not be negative")
+
+
+DEFAULT_FUSION = Fusion()
 
 
 @dataclass(frozen=True)
@@ -60,11 +81,21 @@ def weighted_terms(index: PolicyIndex, question: str, *, insurer: str | None = N
     return out
 
 
-def _coverage(terms: tuple[WeightedTerm, ...], present: frozenset[str]) -> float:
+def coverage_scores(index: PolicyIndex, terms: Sequence[WeightedTerm]) -> np.ndarray:
+    """For every passage, the weighted share of the question's concepts it contains."""
+    covered = np.zeros(len(index), dtype=np.float64)
     total = sum(t.weight for t in terms)
     if total == 0.0:
-        return 0.0
-    return sum(t.weight for t in terms if t.term.satisfied_by(present)) / total
+        return covered
+    for weighted in terms:
+        satisfied = np.zeros(len(index), dtype=bool)
+        for alternative in weighted.term.alternatives:
+            rows = index.postings(alternative[0])
+            for token in alternative[1:]:
+                rows = np.intersect1d(rows, index.postings(token), assume_unique=True)
+            satisfied[rows] = True
+        covered += weighted.weight * satisfied
+    return covered / total
 
 
 def retrieve(
@@ -74,7 +105,7 @@ def retrieve(
     *,
     insurer: str | None = None,
     k: int = 8,
-    fusion: Fusion = "rrf",
+    fusion: Fusion = DEFAULT_FUSION,
 ) -> list[Hit]:
     """The k best passages for a question, from one insurer's passages when `insurer` is given."""
     if k < 1:
@@ -95,14 +126,18 @@ def retrieve(
     rows = index.insurer_rows[insurer] if insurer is not None else np.arange(len(index))
     bm25 = index.bm25_scores(tokens)[rows]
     dense = index.embeddings[rows] @ (query / norm)
+    coverage = coverage_scores(index, terms)[rows]
 
-    if fusion == "rrf":
-        # a passage sharing no term with the question gets nothing from BM25, not the rank after the matches
-        fused = np.where(bm25 > 0, _rrf(bm25), 0.0) + _rrf(dense)
-    elif fusion == "linear":
-        fused = LINEAR_BM25_WEIGHT * _minmax(bm25) + (1.0 - LINEAR_BM25_WEIGHT) * _minmax(dense)
+    if fusion.method == "rrf":
+        # a passage sharing no term with the question gets nothing from BM25 or coverage, not the rank
+        # after the matching ones
+        fused = (
+            fusion.bm25 * np.where(bm25 > 0, _rrf(bm25), 0.0)
+            + fusion.dense * _rrf(dense)
+            + fusion.coverage * np.where(coverage > 0, _rrf(coverage), 0.0)
+        )
     else:
-        raise ValueError(f"unknown fusion {fusion!r}; use 'rrf' or 'linear'")
+        fused = fusion.bm25 * _minmax(bm25) + fusion.dense * _minmax(dense) + fusion.coverage * coverage
 
     top = np.argsort(-fused, kind="stable")[:k]
     return [
@@ -112,7 +147,7 @@ def retrieve(
             bm25=float(bm25[i]),
             dense=float(dense[i]),
             rank=rank,
-            coverage=_coverage(terms, index.token_sets[int(rows[i])]),
+            coverage=float(coverage[i]),
             query_terms=terms,
         )
         for rank, i in enumerate(top, 1)
