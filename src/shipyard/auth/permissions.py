@@ -22,6 +22,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "prediction:read": frozenset({"admin", "owner", "reviewer", "analyst"}),
     # batch jobs: reading one needs service:invoke or prediction:read on its service
     "job:read": frozenset({"admin", "owner", "operator", "consumer", "reviewer", "analyst"}),
+    # policy documents: every read of a document's content is audited
+    "document:read": ALL,
+    "document:write": frozenset({"admin", "owner"}),
     # governance
     "audit:read": frozenset({"admin", "analyst"}),
     "audit:verify": frozenset({"admin"}),

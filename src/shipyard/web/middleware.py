@@ -34,8 +34,8 @@ class _TooLarge(PayloadTooLarge):
 
 
 def is_upload(method: str, path: str) -> bool:
-    """Routes that take files (model artifacts, batch job inputs): they get the larger upload limit."""
-    return method == "POST" and path.rstrip("/").endswith(("/versions", "/jobs"))
+    """Routes that take files (model artifacts, batch job inputs, documents): the larger upload limit."""
+    return method == "POST" and path.rstrip("/").endswith(("/versions", "/jobs", "/documents"))
 
 
 class EdgeMiddleware:

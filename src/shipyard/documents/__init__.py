@@ -1,0 +1,1 @@
+"""Policy documents: an encrypted, audited store of versioned documents and their passages."""
