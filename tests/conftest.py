@@ -58,6 +58,8 @@ def _wipe(url: str) -> None:
                 "batch_row_attempts",
                 "batch_dead_letters",
                 "batch_jobs",
+                "document_passages",
+                "policy_documents",
                 "predictions",
                 "audit_events",
                 "console_sessions",
@@ -173,3 +175,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 __all__ = ["subprocess"]
+
+
+# -- the policy assistant's embedder: loading it takes ~10 s, so one per test session -----------------
+
+
+@pytest.fixture(scope="session")
+def shared_embedder() -> object:
+    from shipyard.assistants.policy.embedder import Embedder
+
+    return Embedder(torch_threads=2)
+
+
+@pytest.fixture
+def corpus(world: factories.World, shared_embedder: object) -> object:
+    """The world's live corpus, built on the session's embedder instead of loading its own."""
+    from shipyard.assistants.policy.live import LiveCorpus
+
+    ctx = world.ctx
+    live = LiveCorpus.for_home(
+        ctx.sessions, ctx.settings.documents_dir, ctx.settings.secret(), ctx.settings.assistant
+    )
+    live.embedder = shared_embedder  # type: ignore[assignment]
+    ctx._corpus = live
+    return live

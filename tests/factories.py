@@ -195,6 +195,7 @@ class World:
                     make_live=make_live,
                     **kwargs,
                 ),
+                host=self.ctx.host_resources(),
             )
             return version.number
 

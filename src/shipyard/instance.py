@@ -3,12 +3,14 @@ artifacts; the admin user; the example services."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.audit.service import Actor
 from shipyard.auth import service as auth
@@ -23,6 +25,8 @@ from shipyard.registry import service as registry
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.models import Service
 from shipyard.registry.schemas import ServiceCreate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,9 @@ def init_instance(settings: Settings, *, admin: str = "admin", examples: bool = 
                     session, actor, UserCreate(username=admin, display_name="Administrator", roles=["admin"])
                 )
         if examples:
-            made = register_examples(factory, actor, ArtifactStore(settings.artifacts_dir), admin)
+            store = ArtifactStore(settings.artifacts_dir)
+            made = register_examples(factory, actor, store, admin)
+            made += register_assistant(settings, factory, actor, store, admin)
     finally:
         engine.dispose()
     return InitResult(settings, created, admin, password, made)
@@ -110,6 +116,19 @@ def register_examples(factory: object, actor: Actor, store: ArtifactStore, owner
             make_live=True,
         )
     return [CLAIMS_TRIAGE["slug"]]
+
+
+def register_assistant(
+    settings: Settings, factory: sessionmaker[Session], actor: Actor, store: ArtifactStore, owner: str
+) -> list[str]:
+    """Register the billing-policy-assistant when the assistant extra is installed."""
+    try:
+        from shipyard.assistants.policy import setup
+        from shipyard.assistants.policy.live import LiveCorpus  # noqa: F401  # the extra is present
+    except ImportError as exc:
+        log.info("not registering the policy assistant: %s (pip install 'shipyard[assistant]')", exc)
+        return []
+    return setup.register(settings, factory, actor, store, owner)
 
 
 def issue_key(

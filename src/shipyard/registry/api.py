@@ -162,7 +162,9 @@ async def register_version(
 
     def work(path: Path | None) -> VersionRead:
         with ctx.uow() as session:
-            version = registry.register_version(session, who, ctx.store, slug, data, path)
+            version = registry.register_version(
+                session, who, ctx.store, slug, data, path, host=ctx.host_resources()
+            )
             return registry.version_read(registry.get_service(session, slug), version)
 
     if artifact is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -272,8 +273,13 @@ def register_version(
     artifact: Path | None = None,
     *,
     timeout_s: float = 10.0,
+    host: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
-    """Store the artifact, prove the loader can load it, and record an immutable version."""
+    """Store the artifact, prove the loader can load it, and record an immutable version.
+
+    `host` is what the serving process offers in-process models (LoadSpec.host), for a model that
+    needs it to load at all (the policy assistant needs the corpus).
+    """
     service = get_service(session, slug)
     loader = get_loader(data.loader)
     sha, kind = store.put(artifact) if artifact is not None else (None, None)
@@ -284,6 +290,7 @@ def register_version(
         input_schema=service.input_schema,
         returns_confidence=data.returns_confidence,
         timeout_s=timeout_s,
+        host=host or {},
     )
     loader.validate(spec)
     if data.loader != "http":  # a remote endpoint may not be up yet; everything else must load now

@@ -78,6 +78,13 @@ def create_app(
 
     app.include_router(jobs_api)
     app.include_router(jobs_pages)
+    from shipyard.assistants.policy.pages import router as ask_pages
+    from shipyard.documents.api import router as documents_api
+    from shipyard.documents.pages import router as documents_pages
+    from shipyard.serving.chat import router as chat_api
+
+    for router in (documents_api, documents_pages, chat_api, ask_pages):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])

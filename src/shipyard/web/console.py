@@ -24,6 +24,8 @@ templates = Jinja2Templates(
         _DOMAINS / "registry" / "templates",
         _DOMAINS / "audit" / "templates",
         _DOMAINS / "batchjobs" / "templates",
+        _DOMAINS / "documents" / "templates",
+        _DOMAINS / "assistants" / "policy" / "templates",
     ]
 )
 templates.env.globals["version"] = __version__
@@ -32,6 +34,8 @@ templates.env.globals["version"] = __version__
 NAV: list[tuple[str, str, str]] = [
     ("Services", "/services", "service:read"),
     ("Jobs", "/jobs", "job:read"),
+    ("Ask", "/ask", "service:invoke"),
+    ("Documents", "/documents", "document:read"),
     ("Audit log", "/audit", "audit:read"),
     ("Users", "/users", "user:read"),
     ("API keys", "/keys", "self"),

@@ -21,6 +21,7 @@ from shipyard.auth.cache import PrincipalCache
 from shipyard.auth.oidc import OIDCVerifier
 from shipyard.core.clock import Clock
 from shipyard.core.config import Settings
+from shipyard.core.errors import Unavailable
 from shipyard.db.changes import ChangeBus
 from shipyard.db.engine import make_engine
 from shipyard.db.session import make_sessionmaker, unit_of_work
@@ -38,6 +39,7 @@ from shipyard.serving.slots import SpoolSlot
 from shipyard.serving.spool import Spool
 
 if TYPE_CHECKING:  # imported for real only where used: the runner imports this module
+    from shipyard.assistants.policy.live import LiveCorpus
     from shipyard.batchjobs.runner import JobRunner
     from shipyard.guard.ratelimit import RateLimiter
 
@@ -65,6 +67,9 @@ class AppContext:
     _recorder_trouble_logged: float = field(default=0.0, init=False)
     _limiter: RateLimiter | None = field(default=None, init=False)
     jobs: JobRunner | None = field(default=None, init=False)  # set by start() when jobs are enabled
+    # The policy corpus, built on first use: it needs the `assistant` extra, which the core install lacks.
+    _corpus: LiveCorpus | None = field(default=None, init=False)
+    _corpus_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     # Labels for the state gauges: version id -> (service slug, version number)
     _version_labels: dict[str, tuple[str, int]] = field(default_factory=dict, init=False)
     # Set by start(): this process's spool slot, its spool and the shipper draining it.
@@ -103,7 +108,36 @@ class AppContext:
         bus.subscribe("auth", ctx.principals.invalidate)
         bus.subscribe("registry", ctx.services.invalidate)
         bus.subscribe("registry", ctx.warm_in_background)
+        bus.subscribe("documents", ctx._documents_changed)
+        ctx.runtimes.host = ctx.host_resources
         return ctx
+
+    @property
+    def corpus(self) -> LiveCorpus:
+        """The policy documents this process answers from (and the vault and embedder uploads use)."""
+        with self._corpus_lock:
+            if self._corpus is None:
+                try:
+                    from shipyard.assistants.policy.live import LiveCorpus
+                except ImportError as exc:
+                    raise Unavailable(
+                        f"policy documents need the assistant extra ({exc.name} is missing): "
+                        "pip install 'shipyard[assistant]'",
+                        code="assistant_not_installed",
+                    ) from exc
+                settings = self.settings
+                self._corpus = LiveCorpus.for_home(
+                    self.sessions, settings.documents_dir, settings.secret(), settings.assistant
+                )
+            return self._corpus
+
+    def host_resources(self) -> dict[str, object]:
+        """What in-process models may ask of this process (see LoadSpec.host)."""
+        return {"corpus": lambda: self.corpus, "settings": self.settings, "http": self.http}
+
+    def _documents_changed(self) -> None:
+        if self._corpus is not None:  # nothing to rebuild until something has used it
+            self._corpus.invalidate_and_rebuild()
 
     def warm_in_background(self) -> None:
         """Pre-load every live version off the request path (at start, and when one is made live)."""

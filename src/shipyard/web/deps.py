@@ -127,18 +127,23 @@ class Require:
 
     async def __call__(self, request: Request) -> Principal:
         principal = await authenticate(request)
-        slug = request.path_params.get("slug")
         if not principal.roles & roles_for(self.permission):
             raise Forbidden(f"{principal.name} may not {self.permission}", code="forbidden")
-        owner = None
-        if slug is not None and self.permission in SERVICE_SCOPED:
-            if principal.services is not None and slug not in principal.services:
-                raise Forbidden(f"{principal.name} is limited to other services", code="forbidden")
-            if principal.roles & roles_for(self.permission) == {"owner"}:
-                owner = (await get_ctx(request).service_config(slug)).owner_id
-        if not principal.can(self.permission, service=slug, service_owner=owner):
-            raise Forbidden(f"{principal.name} may not {self.permission} on {slug}", code="forbidden")
+        await check_service(request, principal, self.permission, request.path_params.get("slug"))
         return principal
+
+
+async def check_service(request: Request, principal: Principal, permission: str, slug: str | None) -> None:
+    """The service-scoped half of a permission check, for routes that name the service elsewhere than
+    in the path (the OpenAI-compatible route takes it from the body)."""
+    owner = None
+    if slug is not None and permission in SERVICE_SCOPED:
+        if principal.services is not None and slug not in principal.services:
+            raise Forbidden(f"{principal.name} is limited to other services", code="forbidden")
+        if principal.roles & roles_for(permission) == {"owner"}:
+            owner = (await get_ctx(request).service_config(slug)).owner_id
+    if not principal.can(permission, service=slug, service_owner=owner):
+        raise Forbidden(f"{principal.name} may not {permission} on {slug}", code="forbidden")
 
 
 def public() -> None:

@@ -1,0 +1,132 @@
+"""The corpus a serving process answers from: the active passages, indexed in memory, kept current.
+
+One `LiveCorpus` per process. It rebuilds its index when the `documents` change topic fires (an
+upload or withdrawal here or in another worker), in the background so calls keep being answered from
+the previous snapshot meanwhile; a call that finds the index stale and no rebuild running rebuilds it
+itself. Every answer names the snapshot it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.assistants.policy.embedder import Embedder
+from shipyard.assistants.policy.index import IndexedPassage, PolicyIndex
+from shipyard.core.config import AssistantSettings
+from shipyard.documents import service as documents
+from shipyard.documents.extract import OcrOptions
+from shipyard.documents.vault import DocumentVault
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CorpusState:
+    """One built snapshot: its id, its index, and how much is in it."""
+
+    snapshot_id: str
+    index: PolicyIndex
+    documents: int
+    passages: int
+
+
+class LiveCorpus:
+    """The process's view of the active documents, plus the embedder that uploads and questions share."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        vault: DocumentVault,
+        *,
+        embedder: Embedder | None = None,
+        ocr: OcrOptions | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.vault = vault
+        self.embedder = embedder or Embedder()
+        self.ocr = ocr or OcrOptions()
+        self._state: CorpusState | None = None
+        self._generation = 0  # bumped by every change notice
+        self._built_generation = -1
+        self._lock = threading.Lock()  # one rebuild at a time
+
+    @classmethod
+    def for_home(
+        cls, sessions: sessionmaker[Session], documents_dir: Path, secret: str, settings: AssistantSettings
+    ) -> LiveCorpus:
+        ocr = OcrOptions(
+            dpi=settings.ocr_dpi, workers=settings.ocr_workers, min_confidence=settings.ocr_min_confidence
+        )
+        return cls(sessions, DocumentVault(documents_dir, secret), ocr=ocr)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+    def invalidate(self) -> None:
+        """A change notice: the next `current()` (or the background rebuild) reads the corpus again."""
+        self._generation += 1
+
+    def invalidate_and_rebuild(self) -> None:
+        """The change-bus callback: mark stale, rebuild off the caller's thread."""
+        self.invalidate()
+        threading.Thread(target=self._rebuild_quietly, name="shipyard-corpus", daemon=True).start()
+
+    def _rebuild_quietly(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # the next call retries; until then the previous snapshot answers
+            log.exception("rebuilding the policy corpus index failed")
+
+    def refresh(self) -> CorpusState:
+        """Rebuild now if anything changed since the last build; return the current state."""
+        with self._lock:
+            generation = self._generation
+            if self._state is not None and self._built_generation == generation:
+                return self._state
+            with self._sessions() as session:
+                snap = documents.active_corpus(session, self.vault)
+            state = _build(snap)
+            self._state, self._built_generation = state, generation
+            log.info(
+                "policy corpus %s: %d active documents, %d passages",
+                state.snapshot_id,
+                state.documents,
+                state.passages,
+            )
+            return state
+
+    def current(self) -> CorpusState:
+        """The snapshot to answer from: the latest built one, rebuilt first if it is stale and idle."""
+        state = self._state
+        if state is not None and (self._built_generation == self._generation or self._lock.locked()):
+            return state  # fresh, or a rebuild is under way: answer from the previous snapshot
+        return self.refresh()
+
+
+def _build(snap: documents.CorpusSnapshot) -> CorpusState:
+    passages = [
+        IndexedPassage(
+            passage_id=p.passage_id,
+            document_id=p.document_id,
+            doc_key=p.doc_key,
+            version=p.version,
+            title=p.title,
+            insurer=p.insurer,
+            topic=p.topic,
+            effective_date=p.effective_date,
+            page=p.page,
+            text=p.text,
+            heading=p.heading,
+            kind=p.kind,
+        )
+        for p in snap.passages
+    ]
+    index = PolicyIndex.build(passages, snap.embeddings)
+    return CorpusState(snap.snapshot_id, index, snap.documents, len(passages))

@@ -1,0 +1,194 @@
+"""The billing-policy-assistant as a Shipyard service: cited answers from the version in force,
+evidence on record, abstention, the OpenAI-compatible route, and generation with its fallback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import openai
+import pytest
+from sqlalchemy import select
+
+from shipyard.assistants.policy import setup
+from shipyard.assistants.policy.answer import ABSTAIN_TEXT
+from shipyard.assistants.policy.definition import SLUG
+from shipyard.core.config import Settings
+from shipyard.serving.models import Prediction
+from tests.documents.test_documents_api import MRI_2024, MRI_2025, PT_2024, upload
+from tests.factories import World, bearer
+from tests.llm_server import FakeLLM
+
+MRI_SPEED = "How fast does Northwind Health decide a prior authorization request for a lumbar MRI?"
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    server = FakeLLM(slow_s=2.0)
+    yield server
+    server.down()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, llm: FakeLLM) -> Settings:
+    return Settings(
+        env="test",
+        home=tmp_path / "home",
+        database_url=db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        assistant={"llm_url": llm.url, "llm_model": "fake-1", "llm_timeout_ms": 500},
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def staff(client: httpx.AsyncClient, world: World, corpus: Any) -> str:
+    """An owner who loaded two versions of the MRI policy, and the assistant registered and live."""
+    key = world.user_with_key("sam", ["owner"])
+    for name, text, version, day in (
+        ("mri-2024.md", MRI_2024, "2024.1", "2024-01-01"),
+        ("mri-2025.md", MRI_2025, "2025.1", "2025-01-01"),
+    ):
+        reply = await upload(client, key, name, text, doc_key="nwh-mri", version=version, effective_date=day)
+        assert reply.status_code == 201, reply.text
+    ctx = world.ctx
+    await anyio.to_thread.run_sync(
+        lambda: setup.register(ctx.settings, ctx.sessions, world.actor(), ctx.store, "sam", corpus)
+    )
+    return key
+
+
+async def ask(client: httpx.AsyncClient, key: str, question: str) -> dict[str, Any]:
+    reply = await client.post(
+        f"/v1/services/{SLUG}/invoke", json={"inputs": {"question": question}}, headers=bearer(key)
+    )
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+async def recorded(world: World, request_id: str) -> Prediction:
+    assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)
+    with world.ctx.sessions() as s:
+        row = s.scalar(select(Prediction).where(Prediction.request_id == request_id))
+    assert row is not None
+    return row
+
+
+async def test_answers_from_the_version_in_force_and_records_the_evidence(
+    client: httpx.AsyncClient, world: World, staff: str
+) -> None:
+    body = await ask(client, staff, MRI_SPEED)
+    out = body["output"]
+    assert (body["outcome"], out["answered"]) == ("served", True)
+    assert out["citations"] and {(c["doc_key"], c["version"]) for c in out["citations"]} == {
+        ("nwh-mri", "2025.1")
+    }
+    assert any("2 business days" in c["quote"] for c in out["citations"])
+    assert all(
+        r["version"] == "2025.1" for r in out["retrieved"] if r["doc_key"] == "nwh-mri"
+    )  # never the old one
+    # The quote is an exact span of the cited passage, so the answer can be checked against the source.
+    cited = out["citations"][0]
+    passages = (
+        await client.get(f"/v1/documents/{cited['document_id']}/passages", headers=bearer(staff))
+    ).json()
+    source = next(p["text"] for p in passages if p["id"] == cited["passage_id"])
+    assert source[cited["start"] : cited["end"]] == cited["quote"]
+    # The record names the corpus snapshot and every retrieved passage with its version and scores.
+    snapshot = (await client.get("/v1/corpus", headers=bearer(staff))).json()["snapshot"]
+    row = await recorded(world, body["request_id"])
+    assert row.output["snapshot"] == snapshot and row.outcome == "served"
+    assert row.output["retrieved"] == out["retrieved"] and {"score", "bm25", "dense", "page"} <= set(
+        out["retrieved"][0]
+    )
+    assert row.confidence == body["confidence"]
+
+
+async def test_abstains_and_says_so(client: httpx.AsyncClient, world: World, staff: str) -> None:
+    body = await ask(client, staff, "Does Northwind Health cover acupuncture for chronic migraine?")
+    out = body["output"]
+    assert (body["outcome"], out["answered"], out["answer"]) == ("abstained", False, ABSTAIN_TEXT)
+    assert out["citations"] == [] and out["closest"] and "threshold" in out["reason"]
+    row = await recorded(world, body["request_id"])
+    assert row.outcome == "abstained"
+
+
+async def test_the_index_follows_uploads_without_a_restart(
+    client: httpx.AsyncClient, world: World, staff: str
+) -> None:
+    question = "How many physical therapy visits per year does Northwind Health cover?"
+    before = await ask(client, staff, question)
+    assert before["outcome"] == "abstained"
+    await upload(client, staff, "pt.md", PT_2024, topic="therapy/pt", effective_date="2024-01-01")
+    after = await ask(client, staff, question)
+    assert after["outcome"] == "served", after["output"]["reason"]
+    assert any("20 visits" in c["quote"] for c in after["output"]["citations"])
+    assert after["output"]["snapshot"] != before["output"]["snapshot"]
+
+
+async def test_the_official_openai_client_can_ask(app: Any, world: World, staff: str) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        client = openai.AsyncOpenAI(base_url="http://testserver/v1", api_key=staff, http_client=http)
+        reply = await client.chat.completions.create(
+            model=SLUG,
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": MRI_SPEED}],
+        )
+        text = reply.choices[0].message.content or ""
+        assert "2 business days" in text and "Sources:" in text and "version 2025.1" in text
+        extra = reply.model_extra or {}
+        assert extra["shipyard"]["outcome"] == "served" and extra["shipyard"]["request_id"]
+        stream = await client.chat.completions.create(
+            model=SLUG, messages=[{"role": "user", "content": MRI_SPEED}], stream=True
+        )
+        chunks = [c.choices[0].delta.content or "" async for c in stream]
+        assert "2 business days" in "".join(chunks)
+        with pytest.raises(openai.NotFoundError):
+            await client.chat.completions.create(
+                model="no-such-service", messages=[{"role": "user", "content": "hi"}]
+            )
+        with pytest.raises(openai.UnprocessableEntityError):
+            await client.chat.completions.create(
+                model=SLUG, messages=[{"role": "system", "content": "no question"}]
+            )
+
+
+async def test_generation_is_used_when_the_provider_answers_and_skipped_when_it_does_not(
+    client: httpx.AsyncClient, world: World, staff: str, llm: FakeLLM
+) -> None:
+    world.version(
+        SLUG,
+        "shipyard.assistants.policy.runtime:PolicyAssistant",
+        make_live=True,
+        config={"init_kwargs": {"generate": True}},
+    )
+    llm.mode = "ok"
+    good = (await ask(client, staff, MRI_SPEED))["output"]
+    assert good["generation"]["status"] == "generated" and good["answer"].startswith(
+        "According to the policy"
+    )
+    assert "[1]" in good["answer"] and good["citations"]
+    prompt = llm.requests[-1]["messages"][-1]["content"]
+    assert "2 business days" in prompt  # the provider is given the retrieved passages, nothing else
+    for mode, why in (
+        ("error", "answered 500"),
+        ("slow", "did not answer in time"),
+        ("uncited", "cites no passage"),
+    ):
+        llm.mode = mode
+        out = (await ask(client, staff, MRI_SPEED))["output"]
+        assert (out["generation"]["status"], out["answered"]) == ("fallback", True), mode
+        assert (
+            why in out["generation"]["error"] and "2 business days" in out["answer"]
+        )  # the extractive answer
+    llm.down()
+    try:
+        out = (await ask(client, staff, MRI_SPEED))["output"]
+        # After repeated failures the breaker stops waiting on the provider at all.
+        assert out["generation"]["status"] in {"fallback", "skipped"} and "2 business days" in out["answer"]
+    finally:
+        llm.up()
+        llm.mode = "ok"
