@@ -3,7 +3,7 @@ evidence on record, abstention, the OpenAI-compatible route, and generation with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
