@@ -1,10 +1,13 @@
 """Duplicate detection: an exact content fingerprint, and a MinHash signature for near duplicates.
 
 Exact: the sha256 of the normalised text, so the same words as PDF or DOCX, re-typeset or re-wrapped,
-give the same fingerprint. Near: MinHash over word 5-shingles estimates the Jaccard similarity of two
-documents' shingle sets. Recommended threshold: `NEAR_DUPLICATE_THRESHOLD` (0.85). A re-issue with a
-few words changed scores above 0.9; a different policy of the same insurer on a similar topic, sharing
-its boilerplate, scores well below 0.5.
+give the same fingerprint. Near: MinHash (256 permutations, fixed seed) over word 5-shingles estimates
+the Jaccard similarity of two documents' shingle sets.
+
+Recommended threshold: `NEAR_DUPLICATE_THRESHOLD` = 0.85. Each changed word breaks up to five
+shingles, so 0.85 tolerates about one changed word in sixty: the tests' 270-word policy re-issued with
+three words changed scores 0.88 (true Jaccard 0.89), while another policy of the same insurer on a
+similar topic, sharing its opening and closing boilerplate, scores 0.19.
 """
 
 from __future__ import annotations
