@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Question words and glue that say nothing about which passage answers; domain words stay in.
 STOPWORDS: frozenset[str] = frozenset(
@@ -66,7 +67,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 # CPT (72148, 0075T), HCPCS Level II (E0601) and ICD-10 (M54.5) codes stay whole and unstemmed.
 _CODE = r"(?:\d{5}|\d{4}[a-z]|[a-z]\d{4})"
-_RANGE_RE = re.compile(rf"\b({_CODE})\s*(?:-|–|—|to|through|thru)\s*({_CODE})\b")
+# the lookahead lets the engine skip most positions quickly: a code starts with a digit or letter+digits
+_RANGE_RE = re.compile(rf"(?<![a-z0-9])(?=[a-z]?\d{{4}})({_CODE})\s*(?:-|–|—|to|through|thru)\s*({_CODE})\b")
 _TOKEN_RE = re.compile(r"[a-z]\d{2}\.\d{1,4}[a-z]?|[a-z0-9]+")
 _CODE_RE = re.compile(rf"{_CODE}|[a-z]\d{{2}}\.\d{{1,4}}[a-z]?")
 _CODE_PARTS_RE = re.compile(r"^([a-z]?)(\d+)([a-z]?)$")
@@ -93,6 +95,7 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """Strip one common English suffix so that "authorized", "authorization" and "authorizes" meet."""
     if len(word) <= 3 or not word.isalpha():
@@ -117,12 +120,12 @@ def is_code(token: str) -> bool:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop stopwords, stem words, keep codes whole."""
-    out: list[str] = []
-    for raw in _TOKEN_RE.findall(text.lower()):
-        if raw in STOPWORDS:
-            continue
-        out.append(raw if not raw.isalpha() else stem(raw))
-    return out
+    return [_term(raw) for raw in _TOKEN_RE.findall(text.lower()) if raw not in STOPWORDS]
+
+
+@lru_cache(maxsize=1 << 16)
+def _term(raw: str) -> str:
+    return stem(raw) if raw.isalpha() else raw
 
 
 @dataclass(frozen=True)
