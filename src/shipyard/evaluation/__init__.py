@@ -1,0 +1,1 @@
+"""Evaluation: labelled questions run through a service, scored against agreed targets."""
