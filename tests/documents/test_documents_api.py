@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from shipyard.audit.models import AuditEvent
+from shipyard.documents import service as documents
 from shipyard.documents.models import DocumentPassage
 from tests.factories import World, bearer
 
@@ -113,6 +114,10 @@ async def test_an_older_or_future_version_does_not_take_over(client: httpx.Async
         effective_date="2099-01-01",
     )
     assert future.json()["document"]["status"] == "pending"  # not in force until its day
+    world.ctx.clock.advance(days=365 * 80)  # type: ignore[attr-defined]  # the FrozenClock
+    with world.ctx.uow() as s:  # what the server's hourly settle does
+        changed = documents.settle_all(s, world.actor())
+    assert [(d.version, d.status) for d in changed] == [("2025.1", "superseded"), ("2099.1", "active")]
 
 
 async def test_duplicates_are_reported_not_indexed_twice(client: httpx.AsyncClient, world: World) -> None:

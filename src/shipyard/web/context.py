@@ -70,6 +70,7 @@ class AppContext:
     # The policy corpus, built on first use: it needs the `assistant` extra, which the core install lacks.
     _corpus: LiveCorpus | None = field(default=None, init=False)
     _corpus_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
     # Labels for the state gauges: version id -> (service slug, version number)
     _version_labels: dict[str, tuple[str, int]] = field(default_factory=dict, init=False)
     # Set by start(): this process's spool slot, its spool and the shipper draining it.
@@ -135,6 +136,20 @@ class AppContext:
         """What in-process models may ask of this process (see LoadSpec.host)."""
         return {"corpus": lambda: self.corpus, "settings": self.settings, "http": self.http}
 
+    def _settle_documents(self, every_s: float = 3600.0) -> None:
+        """Put policy versions whose effective date has come into force: at start, then hourly."""
+        from shipyard.audit.service import Actor
+        from shipyard.documents import service as documents
+
+        while not self._stopping.is_set():
+            try:
+                with self.uow() as session:
+                    for doc in documents.settle_all(session, Actor.system("shipyard-settle", self.clock)):
+                        log.info("policy %s version %s is now %s", doc.doc_key, doc.version, doc.status)
+            except Exception as exc:  # the database may be down; the next round tries again
+                log.warning("could not settle policy document versions: %s", exc)
+            self._stopping.wait(every_s)
+
     def _documents_changed(self) -> None:
         if self._corpus is not None:  # nothing to rebuild until something has used it
             self._corpus.invalidate_and_rebuild()
@@ -186,6 +201,7 @@ class AppContext:
         self._background(slots.drain_orphans, "shipyard-orphans", self.settings.spool_dir, self._ship_orphan)
         self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
         self.warm_in_background()
+        self._background(self._settle_documents, "shipyard-settle")
         if self.settings.jobs.enabled:  # batch jobs run on this event loop, beside live traffic
             from shipyard.batchjobs.runner import JobRunner
 
@@ -193,6 +209,7 @@ class AppContext:
         self.started = True
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self.started:
             if self.jobs is not None:
                 await self.jobs.stop()
