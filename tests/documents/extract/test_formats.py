@@ -166,3 +166,28 @@ def test_whitespace_only_file_is_an_empty_document() -> None:
 def test_html_with_no_text_is_an_empty_document() -> None:
     doc = extract(b"<html><body><script>x()</script></body></html>", "blank.html")
     assert [(p.code, p.fatal) for p in doc.problems] == [("empty_document", True)]
+
+
+def test_plain_text_underlined_headings_and_short_lines_kept_apart() -> None:
+    text = (
+        "Ambulance Transport\n===================\n\n"
+        "Northwind Health | Policy number NWH-MP-701\nVersion 2024.1\nEffective date: January 1, 2024\n\n"
+        "Emergency transport\n-------------------\n\n"
+        "Emergency ground ambulance transport (A0427 advanced life support, A0429 basic\n"
+        "life support) does not require prior authorization.\n"
+    )
+    doc = extract(text.encode(), "ambulance.txt")
+    assert doc.title == "Ambulance Transport"
+    assert _blocks(doc) == [
+        ("heading", "Ambulance Transport"),
+        ("paragraph", "Northwind Health | Policy number NWH-MP-701"),
+        ("paragraph", "Version 2024.1"),
+        ("paragraph", "Effective date: January 1, 2024"),
+        ("heading", "Emergency transport"),
+        (
+            "paragraph",
+            "Emergency ground ambulance transport (A0427 advanced life support, A0429 basic life support) "
+            "does not require prior authorization.",
+        ),
+    ]
+    assert [b.level for b in doc.pages[0].blocks if b.kind == "heading"] == [1, 2]

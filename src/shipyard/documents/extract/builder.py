@@ -51,11 +51,12 @@ class PageBuilder:
 
 
 def first_heading(pages: list[Page]) -> str | None:
-    """The text of the first heading in the document, used when a file has no title of its own."""
+    """The top-level heading that comes first in the document, used when a file has no title of its own."""
     for page in pages:
-        for block in page.blocks:
-            if block.kind == "heading":
-                return page.text[block.start : block.end]
+        headings = [b for b in page.blocks if b.kind == "heading"]
+        if headings:
+            top = min(headings, key=lambda b: b.level)
+            return page.text[top.start : top.end]
     return None
 
 

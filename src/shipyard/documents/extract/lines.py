@@ -17,6 +17,7 @@ _RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _BULLET = re.compile(rf"^[{re.escape(BULLETS)}\-*–]\s+(?=\S)")
 _ENUMERATOR = re.compile(r"^\(?(\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]\s+(?=\S)")
 _SENTENCE_END = re.compile(r"[.!?:;][\"')\]]?$")
+_UNDERLINE = re.compile(r"^\s*([=\-~_*#])\1{2,}\s*$")
 _NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
 
 
@@ -162,81 +163,114 @@ def _guessed_heading(text: str, isolated: bool) -> bool:
     )
 
 
-def build_blocks(lines: list[str], hints: LineHints, out: PageBuilder) -> None:
-    """Turn one page's laid-out lines into blocks on `out`."""
-    tables = _find_tables(lines)
-    widths = sorted(len(collapse_spaces(line)) for line in lines if line.strip())
-    width = widths[int(len(widths) * 0.9)] if widths else 0
-    para: list[str] = []
-    kind = "paragraph"
-    para_indent = 0
-    prev_indent = 0
+class _Reader:
+    """Walks one page's lines, gathering paragraph and list-item lines until something ends them."""
 
-    def flush() -> None:
-        nonlocal para, kind
-        if para:
-            out.add("list_item" if kind == "list_item" else "paragraph", join_lines(para))
-        para = []
-        kind = "paragraph"
+    def __init__(self, lines: list[str], hints: LineHints, out: PageBuilder) -> None:
+        self.lines = lines
+        self.hints = hints
+        self.out = out
+        self.tables = _find_tables(lines)
+        widths = sorted(len(collapse_spaces(line)) for line in lines if line.strip())
+        self.width = widths[int(len(widths) * 0.9)] if widths else 0
+        self.para: list[str] = []
+        self.item = False
+        self.para_indent = 0
+        self.prev_indent = 0
 
-    i = 0
-    while i < len(lines):
-        if i in tables:
-            flush()
-            if tables[i]:
-                _emit_table(tables[i], hints, out)
-            i += 1
-            continue
-        raw = lines[i]
+    def flush(self) -> None:
+        if self.para:
+            self.out.add("list_item" if self.item else "paragraph", join_lines(self.para))
+        self.para = []
+        self.item = False
+
+    def read(self) -> None:
+        i = 0
+        while i < len(self.lines):
+            i = self.step(i)
+        self.flush()
+
+    def step(self, i: int) -> int:
+        """Handle line i (and any lines that belong with it); the index of the next line to read."""
+        if i in self.tables:
+            self.flush()
+            if self.tables[i]:
+                _emit_table(self.tables[i], self.hints, self.out)
+            return i + 1
+        raw = self.lines[i]
         text = collapse_spaces(raw)
         if not text:
-            flush()
+            self.flush()
+            return i + 1
+        underline = _UNDERLINE.match(raw)
+        if underline:
+            if len(self.para) == 1 and not self.item:
+                # A line underlined with === or --- is a heading (plain text and Markdown habit).
+                heading, self.para = self.para[0], []
+                self.out.add("heading", heading, level=1 if underline.group(1) == "=" else 2)
+            self.flush()
+            return i + 1
+        if squash(text) in self.hints.headings:
+            return self.heading(i, text)
+        if self.hints.guess_headings and not self.para and self.isolated(i) and _guessed_heading(text, True):
+            if not _list_marker(text)[0] and not self.underlined(i):
+                # Below any heading the type told us about: a guess never outranks the evidence.
+                below = max(self.hints.headings.values(), default=0)
+                self.out.add("heading", text, level=below + _heading_level(text))
+                return i + 1
+        self.body_line(raw, text)
+        return i + 1
+
+    def isolated(self, i: int) -> bool:
+        after_blank = i + 1 >= len(self.lines) or not self.lines[i + 1].strip()
+        return (after_blank or self.underlined(i)) and any(line.strip() for line in self.lines[i + 1 :])
+
+    def underlined(self, i: int) -> bool:
+        return i + 1 < len(self.lines) and bool(_UNDERLINE.match(self.lines[i + 1]))
+
+    def heading(self, i: int, text: str) -> int:
+        self.flush()
+        level = self.hints.headings[squash(text)]
+        parts = [text]
+        while (
+            i + 1 < len(self.lines)
+            and i + 1 not in self.tables
+            and self.hints.headings.get(squash(self.lines[i + 1])) == level
+        ):
             i += 1
-            continue
-        key = squash(text)
-        if key in hints.headings:
-            flush()
-            level = hints.headings[key]
-            parts = [text]
-            while (
-                i + 1 < len(lines)
-                and i + 1 not in tables
-                and hints.headings.get(squash(lines[i + 1])) == level
-            ):
-                i += 1
-                parts.append(collapse_spaces(lines[i]))
-            out.add("heading", join_lines(parts), level=level)
-            i += 1
-            continue
-        if hints.guess_headings and not para:
-            after_blank = i + 1 >= len(lines) or not lines[i + 1].strip()
-            has_more = any(line.strip() for line in lines[i + 1 :])
-            if after_blank and has_more and _guessed_heading(text, True) and not _list_marker(text)[0]:
-                out.add("heading", text, level=_heading_level(text))
-                i += 1
-                continue
+            parts.append(collapse_spaces(self.lines[i]))  # a heading wrapped onto two lines
+        self.out.add("heading", join_lines(parts), level=level)
+        return i + 1
+
+    def ends_paragraph(self, indent: int, text: str) -> bool:
+        """Whether the line break before `text` ends the paragraph or list item being gathered."""
+        last = collapse_spaces(self.para[-1])
+        ended = bool(_SENTENCE_END.search(last)) and len(last) < 0.75 * self.width
+        # The next word would have fitted on the line, so the line was ended on purpose.
+        hyphenated = last.endswith("-") and last[-2:-1].isalpha()
+        deliberate = not hyphenated and len(last) + 1 + len(text.split()[0]) < 0.8 * self.width
+        if self.item:
+            return indent < self.para_indent - 1 or ((ended or deliberate) and indent <= self.para_indent + 1)
+        deeper = indent > self.prev_indent + 1
+        shallower = indent < self.prev_indent - 1 and len(self.para) > 1
+        return ended or deliberate or deeper or shallower
+
+    def body_line(self, raw: str, text: str) -> None:
         indent = _indent(raw)
         is_item, item_text = _list_marker(text)
-        if para and not is_item:
-            last = collapse_spaces(para[-1])
-            ended = bool(_SENTENCE_END.search(last)) and len(last) < 0.75 * width
-            if kind == "list_item":
-                breaks = indent < para_indent - 1 or (ended and indent <= para_indent + 1)
-            else:
-                deeper = indent > prev_indent + 1
-                shallower = indent < prev_indent - 1 and len(para) > 1
-                breaks = ended or deeper or shallower
-            if breaks:
-                flush()
+        if is_item or (self.para and self.ends_paragraph(indent, text)):
+            self.flush()
         if is_item:
-            flush()
-            kind = "list_item"
-            para_indent = indent
-            para = [item_text]
+            self.item = True
+            self.para_indent = indent
+            self.para = [item_text]
         else:
-            if not para:
-                para_indent = indent
-            para.append(text)
-        prev_indent = indent
-        i += 1
-    flush()
+            if not self.para:
+                self.para_indent = indent
+            self.para.append(text)
+        self.prev_indent = indent
+
+
+def build_blocks(lines: list[str], hints: LineHints, out: PageBuilder) -> None:
+    """Turn one page's laid-out lines into blocks on `out`."""
+    _Reader(lines, hints, out).read()

@@ -182,7 +182,7 @@ def _use_ocr(page: _RawPage, result: OcrPage) -> None:
     # What little text the page had (often a stamped "Page 2 of 3") goes below, where footers are read.
     tail = [line for line in page.lines if line.strip()]
     page.lines = [*result.lines, "", *tail]
-    page.hints = LineHints(headings=result.headings)
+    page.hints = LineHints(headings=result.headings, guess_headings=True)
     page.source = "ocr"
     page.confidence = result.confidence
 
