@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import docx
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_BREAK
 
 from shipyard.documents.extract import Extracted, extract
@@ -53,6 +54,19 @@ def test_docx_empty_page_between_breaks_is_reported() -> None:
     doc = extract(out.getvalue(), "gaps.docx")
     assert [p.text for p in doc.pages] == ["Page one text.", "", "Page three text."]
     assert [(p.code, p.page) for p in doc.problems] == [("empty_page", 2)]
+
+
+def test_docx_custom_heading_style_is_known_by_its_outline_level() -> None:
+    document = docx.Document()
+    style = document.styles.add_style("Policy Section", WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = document.styles["Heading 2"]
+    document.add_paragraph("Coverage rules", style="Policy Section")
+    document.add_paragraph("Beds are rented.")
+    out = io.BytesIO()
+    document.save(out)
+    doc = extract(out.getvalue(), "custom.docx")
+    assert _blocks(doc) == [("heading", "Coverage rules"), ("paragraph", "Beds are rented.")]
+    assert doc.title == "Coverage rules"
 
 
 def test_a_damaged_docx_is_unreadable() -> None:

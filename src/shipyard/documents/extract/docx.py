@@ -62,11 +62,37 @@ def _kind(paragraph: Paragraph, style: str) -> tuple[str, int]:
     if match:
         # A document with a Title puts "Heading 1" one below it; levels only need to be ordered.
         return "heading", int(match.group(1)) + 1
+    outline = _outline_level(paragraph)
+    if outline is not None:
+        return "heading", outline + 2
     props = paragraph._p.pPr
     numbered = props is not None and props.find(qn("w:numPr")) is not None
     if numbered or style.lower().startswith("list"):
         return "list_item", 0
     return "paragraph", 0
+
+
+def _outline_level(paragraph: Paragraph) -> int | None:
+    """The outline level a custom heading style (or the paragraph itself) declares; 9 means body text."""
+    elements: list[Any] = [paragraph._p.pPr]
+    try:
+        style = paragraph.style
+        for _ in range(10):  # base styles form a chain; stop on a loop in a damaged file
+            if style is None:
+                break
+            elements.append(style.element.pPr)
+            style = style.base_style
+    except (KeyError, AttributeError):
+        pass
+    for props in elements:
+        found = props.find(qn("w:outlineLvl")) if props is not None else None
+        if found is not None:
+            try:
+                level = int(found.get(qn("w:val"), "9"))
+            except ValueError:
+                return None
+            return level if 0 <= level < 9 else None
+    return None
 
 
 def _table_rows(table: Table) -> list[list[str]]:

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 _SCAN_MAX_CHARS = 25
 # A real PDF ends with %%EOF within its last few bytes; without it the file was cut short.
 _EOF_WINDOW = 8192
+# What pypdf raises on a damaged file, beyond its own errors.
+_PDF_ERRORS = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
 _JUNK_TITLES = ("untitled", "microsoft word", "document")
 
 
@@ -56,7 +58,7 @@ def _open(data: bytes) -> PdfReader | Extracted:
         len(reader.pages)
     except FileNotDecryptedError:
         return _unreadable("The PDF is password-protected; upload a copy without a password.")
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+    except _PDF_ERRORS as exc:
         return _unreadable(f"The PDF is damaged and cannot be read ({exc or type(exc).__name__}).")
     except NotImplementedError as exc:
         return _unreadable(f"The PDF uses a feature that cannot be read ({exc}).")
@@ -103,7 +105,12 @@ def read_pdf(data: bytes, ocr: OcrOptions) -> Extracted:
     if isinstance(opened, Extracted):
         return opened
     reader = opened
-    raw = [_read_page(page) for page in reader.pages]
+    try:
+        raw = [_read_page(page) for page in reader.pages]
+    except _PDF_ERRORS as exc:
+        return _unreadable(
+            f"The PDF's page list is damaged and cannot be read ({exc or type(exc).__name__})."
+        )
     for page, hints in zip(raw, line_hints([p.fonts for p in raw]), strict=True):
         page.hints = hints
     problems = _run_ocr(data, raw, ocr)
