@@ -526,7 +526,7 @@ QUESTIONS: list[Q] = [
         APPEALS,
         2,
         "a retro-authorization request may be submitted within 14 days of learning of the coverage",
-        "within 14 days",
+        ("retro-authorization", "within 14 days"),
         "Yes, within 14 days of learning of the coverage.",
         "paraphrase",
     ),

@@ -188,7 +188,7 @@ NO_INSURER: list[Q] = [
         "bpa-appeals@2025.1",
         2,
         "a retro-authorization request may be submitted within 14 days of learning of the coverage",
-        "within 14 days",
+        ("retro-authorization", "within 14 days"),
         "Bluepeak Assurance: within 14 days of learning of the coverage.",
         "no-insurer",
     ),

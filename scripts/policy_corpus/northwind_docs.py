@@ -12,9 +12,9 @@ DIR = "northwind-health"
 _PA_INTRO: Page = (
     H("Purpose"),
     P(
-        "This list identifies the outpatient services that require prior authorization for Northwind Health "
-        "commercial and Northwind Advantage members. Services that are not on this list do not require prior "
-        "authorization, but they must still be medically necessary and are subject to the member's benefits."
+        "This list identifies the main outpatient services that require prior authorization for Northwind Health "
+        "commercial and Northwind Advantage members. A medical policy may require prior authorization for more "
+        "codes in its own tables; where it does, the medical policy applies."
     ),
     H("How to request prior authorization"),
     P(
@@ -29,8 +29,7 @@ _PA_INTRO: Page = (
     H("Reading the tables"),
     P(
         "A code marked Yes requires prior authorization for every outpatient date of service. A code marked No "
-        "does not require prior authorization. Codes that do not appear in the tables follow the general rule "
-        "above. Emergency services never require prior authorization."
+        "does not require prior authorization. Emergency services never require prior authorization."
     ),
 )
 

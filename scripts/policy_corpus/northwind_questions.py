@@ -238,7 +238,7 @@ QUESTIONS: list[Q] = [
         3,
         "Fax requests to 1-888-555-0142 are accepted until December 31, 2025.",
         "until december 31, 2025",
-        "Yes, but only until December 31, 2025; after that, use the Northwind Provider Portal.",
+        "Only until December 31, 2025; after that, requests go through the Northwind Provider Portal.",
         "version-diff",
         trap="nwh-mri@2023.2",
     ),

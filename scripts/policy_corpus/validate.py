@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from model import Doc, Q, normalise
+from model import Doc, Q, Table, normalise
 
 ANSWERABLE = {"direct", "table", "version-diff", "scanned", "no-insurer", "paraphrase"}
 UNANSWERABLE = {"not-covered", "unknown-insurer", "not-stated", "superseded-only", "out-of-scope"}
@@ -143,8 +143,26 @@ def _check_answerable(
     for phrase in q.evidence:
         if phrase != phrase.lower() or phrase not in passage.lower():
             raise CorpusError(f"{where}: evidence {phrase!r} must be lower case and occur in the passage")
+    for row in _table_rows(doc):
+        if normalise(" ".join(row)) == passage:
+            # extractors join cells differently (spaces, tabs, pipes): evidence must stay in one cell
+            for phrase in q.evidence:
+                if not any(phrase in cell.lower() for cell in row):
+                    raise CorpusError(f"{where}: evidence {phrase!r} spans table cells; quote one cell")
+    if q.category == "no-insurer":
+        for other in by_ref.values():
+            if other.insurer != doc.insurer and status[other.file] == "active" and not other.out_of_scope:
+                text = " ".join(texts[other.file]).lower()
+                if all(phrase in text for phrase in q.evidence):
+                    raise CorpusError(
+                        f"{where}: {other.file} holds the evidence too; the answer is not unique"
+                    )
     if q.trap is not None and passage in " ".join(texts[by_ref[q.trap].file]):
         raise CorpusError(f"{where}: the trap {q.trap} holds the same passage; it is no trap")
+
+
+def _table_rows(doc: Doc) -> list[tuple[str, ...]]:
+    return [row for page in doc.pages for block in page if isinstance(block, Table) for row in block.rows]
 
 
 def _check_unanswerable(

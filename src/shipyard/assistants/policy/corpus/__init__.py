@@ -202,6 +202,8 @@ def load_questions(path: Path = QUESTIONS_PATH, split: str | None = None) -> lis
 __all__ = [
     "CORPUS_DIR",
     "DOCUMENTS_DIR",
+    "MANIFEST_PATH",
+    "QUESTIONS_PATH",
     "CorpusDataError",
     "CorpusDocument",
     "LabelledQuestion",
