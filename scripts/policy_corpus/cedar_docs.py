@@ -511,7 +511,7 @@ DOCS: list[Doc] = [
         _bariatric(),
         engine="scan-poor",
         policy_number="CVHP-MP-44",
-        notes="Poor scan: page 1 at 200 dpi, page 2 at 100 dpi with heavy noise and blur (tesseract mean word confidence about 70, many words below 60).",
+        notes="Poor scan: page 1 at 200 dpi, page 2 at 100 dpi with heavy noise and blur (tesseract mean word confidence about 70, about 40% of words below 80).",
     ),
     _doc(
         "cvhp-imaging-2024.docx",
@@ -629,10 +629,9 @@ DOCS: list[Doc] = [
         _sleep,
         file=f"{DIR}/cvhp-sleep-apnea-2025-webcopy.txt",
         meta=(
-            "Cedar Valley Health Plan provider website | Policy CVHP-MP-35",
+            "Cedar Valley Health Plan provider website | Policy number CVHP-MP-35",
             "Version 2025.1",
             "Effective date: May 1, 2025",
-            "Printed from the provider website",
         ),
         near_duplicate_of=f"{DIR}/cvhp-sleep-apnea-2025.txt",
         text_wrap=70,
