@@ -117,6 +117,14 @@ def test_pages_without_blocks_are_split_from_their_text() -> None:
     ]
 
 
+def test_passages_of_untidy_text_are_trimmed_and_still_exact() -> None:
+    text = "  Lead line.  \n \n\n   Second para  \n"
+    doc = Extracted("text", None, [Page(1, None, text, "text", None)], [])
+    passages = split_passages(doc, target_chars=20, max_chars=40)
+    assert [p.text for p in passages] == ["Lead line.", "Second para"]
+    assert all(text[p.start : p.end] == p.text for p in passages)
+
+
 @pytest.mark.parametrize(("target", "maximum"), [(10, 100), (500, 400)])
 def test_bad_passage_sizes_are_refused(target: int, maximum: int) -> None:
     doc = extract(b"Some text.", "a.txt")

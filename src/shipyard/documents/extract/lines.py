@@ -151,11 +151,11 @@ def _heading_level(text: str) -> int:
     return numbered.group(1).count(".") + 1 if numbered else 1
 
 
-def _guessed_heading(text: str, isolated: bool) -> bool:
+def _guessed_heading(text: str) -> bool:
+    """A line that reads like a heading: short, capitalised, not ending like a sentence."""
     words = text.split()
     return (
-        isolated
-        and 0 < len(words) <= 12
+        0 < len(words) <= 12
         and len(text) <= 80
         and (text[0].isupper() or text[0].isdigit())
         and not text.endswith((".", ",", ";", "!", "?"))
@@ -212,7 +212,7 @@ class _Reader:
             return i + 1
         if squash(text) in self.hints.headings:
             return self.heading(i, text)
-        if self.hints.guess_headings and not self.para and self.isolated(i) and _guessed_heading(text, True):
+        if self.hints.guess_headings and not self.para and self.isolated(i) and _guessed_heading(text):
             if not _list_marker(text)[0] and not self.underlined(i):
                 # Below any heading the type told us about: a guess never outranks the evidence.
                 below = max(self.hints.headings.values(), default=0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shipyard.core.errors import InvalidInput
 from shipyard.documents.extract.clean import BULLETS
-from shipyard.documents.extract.model import Block, Extracted, Page, Passage, PassageKind
+from shipyard.documents.extract.model import Block, BlockKind, Extracted, Page, Passage, PassageKind
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATIONS = frozenset(
@@ -91,20 +91,24 @@ def _chunks(text: str, start: int, end: int, target: int, max_chars: int) -> lis
     return chunks
 
 
+def _line_kind(line: str) -> BlockKind | None:
+    if " | " in line:
+        return "table_row"
+    return "list_item" if line.lstrip()[:1] in BULLETS else None
+
+
 def infer_blocks(text: str) -> tuple[Block, ...]:
     """Blocks for a page that came without them: paragraphs at blank lines, rows and items by their look."""
     blocks = []
-    for para in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text):
-        lines = list(re.finditer(r"[^\n]+", para.group()))
-        kinds = [
-            "table_row" if " | " in m.group() else "list_item" if m.group()[0] in BULLETS else ""
-            for m in lines
-        ]
+    for para in re.finditer(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*", text):
+        lines = [m for m in re.finditer(r"[^\n]+", para.group()) if m.group().strip()]
+        kinds = [_line_kind(m.group()) for m in lines]
         if len(lines) > 1 and all(kinds):
             for m, kind in zip(lines, kinds, strict=True):
-                blocks.append(Block(kind, para.start() + m.start(), para.start() + m.end()))  # type: ignore[arg-type]
+                start, end = _strip(text, para.start() + m.start(), para.start() + m.end())
+                blocks.append(Block(kind or "paragraph", start, end))
         else:
-            blocks.append(Block("paragraph", para.start(), para.end()))
+            blocks.append(Block("paragraph", *_strip(text, para.start(), para.end())))
     return tuple(blocks)
 
 
