@@ -96,10 +96,12 @@ def serve(
 
 @app.command()
 def demo(home: Path | None = HomeOption, port: int | None = None) -> None:
-    """Set up the embedded instance with the example services, print credentials, and serve."""
+    """Set up the embedded instance with the example services and the demo policy documents, print
+    credentials, and serve."""
     from shipyard.instance import issue_key
 
     settings = _init(home, "admin", True)
+    assistant = _load_demo_documents(settings)
     key = issue_key(settings, "admin", "demo key", ["consumer"], expires_in_days=30)
     url = f"http://{settings.host}:{port or settings.port}"
     console.print(f"API key (consumer, 30 days; shown once): [bold]{key}[/bold]")
@@ -111,8 +113,40 @@ def demo(home: Path | None = HomeOption, port: int | None = None) -> None:
         soft_wrap=True,
         highlight=False,
     )
-    console.print(f"Console: {url}  (sign in as admin)")
+    if assistant:
+        console.print(
+            f"curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+            f"-d @examples/question.json {url}/v1/services/billing-policy-assistant/invoke",
+            soft_wrap=True,
+            highlight=False,
+        )
+    console.print(f"Console: {url}  (sign in as admin; ask the policy assistant at {url}/ask)")
     serve(home=home, host=None, port=port, workers=1, log_level="info", app_dir=None)
+
+
+def _load_demo_documents(settings: Settings) -> bool:
+    """Load the demo policy corpus once, when the assistant is installed; whether it is."""
+    try:
+        from shipyard.cli.documents_cmds import demo_items, load_items
+        from shipyard.documents.extract import extract  # noqa: F401  # the assistant extra is present
+    except ImportError:
+        console.print("[dim]The policy assistant is not installed (pip install 'shipyard[assistant]').[/dim]")
+        return False
+    from sqlalchemy import func, select
+
+    from shipyard.db.engine import make_engine
+    from shipyard.documents.models import PolicyDocument
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            loaded = conn.scalar(select(func.count()).select_from(PolicyDocument))
+    finally:
+        engine.dispose()
+    if not loaded:
+        console.print("Loading the demo policy documents (fictional insurers; scans are OCR'd):")
+        load_items(settings, demo_items(), title="demo corpus")
+    return True
 
 
 @db_app.command("upgrade")

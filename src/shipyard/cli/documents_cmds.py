@@ -152,7 +152,7 @@ def upload(
 
 def demo_items() -> list[Any]:
     """The shipped demo corpus as upload items, in the manifest's order (older versions first)."""
-    from shipyard.assistants.policy.corpus import CORPUS_DIR, load_manifest
+    from shipyard.assistants.policy.corpus import load_manifest
     from shipyard.documents.bulk import Item
     from shipyard.documents.schemas import DocumentMeta
 
@@ -167,7 +167,7 @@ def demo_items() -> list[Any]:
             title=doc.title,
         )
         reason = "withdrawn by the insurer (demo corpus)" if doc.withdrawn else None
-        items.append(Item(CORPUS_DIR / doc.file, meta, withdraw=reason))
+        items.append(Item(doc.path, meta, withdraw=reason))
     return items
 
 

@@ -30,9 +30,9 @@ def read_questions(path: Path | None, split: str) -> list[Any]:
     from shipyard.evaluation.qa import Example
 
     if path is None:
-        from shipyard.assistants.policy.corpus import CORPUS_DIR
+        from shipyard.assistants.policy.corpus import QUESTIONS_PATH
 
-        path = CORPUS_DIR / "questions.jsonl"
+        path = QUESTIONS_PATH
     examples = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
