@@ -133,10 +133,11 @@ def pdf_with_blank_page() -> bytes:
     return bytes(pdf.output())
 
 
-def pdf_of_paragraphs(title: str, paragraphs: list[str], per_page: int = 3) -> bytes:
+def pdf_of_paragraphs(title: str, paragraphs: list[str], per_page: int = 3, meta_title: str = "") -> bytes:
     """A plain PDF with a heading and paragraphs, page-numbered "Page N of M" in the footer."""
     pages = [paragraphs[i : i + per_page] for i in range(0, len(paragraphs), per_page)]
     pdf = _Pdf(total=len(pages), header=False)
+    pdf.set_title(meta_title)
     pdf.set_auto_page_break(False)
     for i, chunk in enumerate(pages):
         pdf.add_page()

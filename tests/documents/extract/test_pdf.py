@@ -146,3 +146,10 @@ def test_a_corrupt_pdf_is_unreadable_with_the_reason() -> None:
 def test_pdf_header_after_junk_bytes_is_still_a_pdf() -> None:
     doc = extract(b"\r\n" + files.text_pdf(), "imaging.pdf")
     assert doc.format == "pdf" and doc.usable
+
+
+def test_a_tool_written_title_gives_way_to_the_first_heading() -> None:
+    data = files.pdf_of_paragraphs(
+        "Sleep Studies", files.SLEEP_STUDY_POLICY, meta_title="Microsoft Word - sleep.docx"
+    )
+    assert extract(data, "sleep.pdf").title == "Sleep Studies"

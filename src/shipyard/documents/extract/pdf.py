@@ -26,7 +26,9 @@ _SCAN_MAX_CHARS = 25
 _EOF_WINDOW = 8192
 # What pypdf raises on a damaged file, beyond its own errors.
 _PDF_ERRORS = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
-_JUNK_TITLES = ("untitled", "microsoft word", "document")
+_FILE_NAMES = (".doc", ".docx", ".pdf", ".rtf", ".odt", ".txt")
+# Titles that tools write when the author gave none.
+_JUNK_TITLES = frozenset({"untitled", "untitled document", "document", "title", "none", "(anonymous)"})
 
 
 @dataclass
@@ -208,6 +210,6 @@ def _title(reader: PdfReader) -> str | None:
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
         return None
     lowered = title.lower()
-    if not title or lowered.startswith(_JUNK_TITLES) or lowered.endswith((".doc", ".docx", ".pdf")):
+    if lowered in _JUNK_TITLES or lowered.startswith("microsoft word - ") or lowered.endswith(_FILE_NAMES):
         return None
-    return title
+    return title or None
