@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shipyard.assistants.policy.calibration import Calibration
-from shipyard.assistants.policy.insurers import detect_insurer
+from shipyard.assistants.policy.insurers import detect_insurer, insurer_like_names
 from shipyard.assistants.policy.retrieve import Hit, WeightedTerm
 from shipyard.assistants.policy.segments import Unit, split_units
 from shipyard.assistants.policy.terms import tokenize
@@ -19,6 +19,8 @@ CANDIDATE_PASSAGES = 5
 MAX_QUOTES = 3
 # a further sentence of the same passage is quoted when it adds this much of the question's weight
 EXTRA_GAIN = 0.12
+# another unit of the same policy version scoring this close to the best is quoted as well
+NEAR_TIE = 0.9
 _FOLLOW_ON_RE = re.compile(
     r"^(?:this|these|that|those|such|it|they|however|unless|except|but|if|when)\b", re.I
 )
@@ -34,6 +36,8 @@ FEATURES: tuple[str, ...] = (
     "dense_margin",
     "insurer_named",
     "answer_rank",
+    "unknown_terms",
+    "value_missing",
 )
 
 
@@ -75,6 +79,7 @@ class Draft:
     text: str
     features: dict[str, float]
     missing: tuple[str, ...]
+    unknown_insurer: str | None = None
 
 
 def _coverage(terms: Sequence[WeightedTerm], present: set[str]) -> float:
@@ -88,13 +93,18 @@ def _tokens(text: str) -> set[str]:
     return set(tokenize(text))
 
 
+def _self_describing(row: str) -> bool:
+    """A row written as "Header: value | Header: value" needs no header row beside it."""
+    return ": " in row
+
+
 def _pick_units(hit: Hit, terms: Sequence[WeightedTerm], units: list[Unit], best: int) -> list[Unit]:
     """The best unit plus what it needs: the table header, a list after a colon, a follow-on sentence,
     or another sentence that covers question terms the best one misses."""
     text = hit.passage.text
     chosen = [best]
     first = units[best]
-    if first.row and best > 0 and units[0].row:
+    if first.row and best > 0 and units[0].row and not _self_describing(text[first.start : first.end]):
         chosen.append(0)  # the header row says what the columns are
     if text[first.start : first.end].rstrip().endswith(":"):
         chosen.extend(range(best + 1, min(best + 1 + MAX_QUOTES, len(units))))
@@ -118,6 +128,66 @@ def _pick_units(hit: Hit, terms: Sequence[WeightedTerm], units: list[Unit], best
     return [units[i] for i in sorted(set(chosen))[: MAX_QUOTES + 1]]
 
 
+# What kind of value a question asks for, and how a sentence that gives one looks.
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(asks, re.IGNORECASE), re.compile(gives, re.IGNORECASE))
+    for asks, gives in (
+        (
+            r"\b(?:how long|how soon|how recent|how quickly|how often|deadline|time limit|turnaround|"
+            r"timely|when)\b",
+            r"\b\d+\s*(?:calendar |business |working )?(?:days?|weeks?|months?|years?|hours?)\b",
+        ),
+        (r"\bhow many\b|\blimit\b|\bmaximum\b|\bcap\b", r"\b\d+\b"),
+        (r"\bage\b|\bhow old\b", r"\baged?\b|\byears? (?:of age|old)\b|\b\d+ (?:and|or) (?:older|younger)\b"),
+        (r"\bhow much\b|\bcost\b|\bfee\b|\brate\b|\bprice\b", r"\$\s?\d"),
+        (r"\bfax\b|\bphone\b|\bcall\b|\baddress\b|\bwhere\b", r"\d{3}-\d{4}\b|\bPO Box\b|\bportal\b"),
+        (r"\bmodifier\b", r"\bmodifier\b"),
+    )
+)
+ANSWER_TYPE_BONUS = 0.1
+# how a unit is scored: its own coverage of the question, the same with its heading, and its passage's
+# retrieval score relative to the best (on dev, anything near these weights does as well)
+UNIT_WEIGHTS = (0.5, 0.3, 0.2)
+
+
+def _expected_values(question: str) -> list[re.Pattern[str]]:
+    return [gives for asks, gives in _ANSWER_TYPES if asks.search(question)]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    score: float
+    pool_index: int
+    unit_index: int
+
+
+def _candidates(question: str, pool: Sequence[Hit], top_score: float) -> list[tuple[_Candidate, list[Unit]]]:
+    """Every unit of the pool's passages, scored by the question terms it (and its heading) holds,
+    its passage's retrieval score, and whether it carries the kind of value the question asks for."""
+    terms = pool[0].query_terms
+    expected = _expected_values(question)
+    out: list[tuple[_Candidate, list[Unit]]] = []
+    for h_index, hit in enumerate(pool):
+        units = split_units(hit.passage.text, kind=hit.passage.kind)
+        context = _tokens(f"{hit.passage.heading or ''} {hit.passage.title}")
+        for u_index, unit in enumerate(units):
+            text = hit.passage.text[unit.start : unit.end]
+            present = _tokens(text)
+            score = (
+                UNIT_WEIGHTS[0] * _coverage(terms, present)
+                + UNIT_WEIGHTS[1] * _coverage(terms, present | context)
+                + UNIT_WEIGHTS[2] * hit.score / top_score
+            )
+            if expected and any(p.search(text) for p in expected):
+                score += ANSWER_TYPE_BONUS
+            out.append((_Candidate(score, h_index, u_index), units))
+    return out
+
+
+def _same_version(a: Hit, b: Hit) -> bool:
+    return (a.passage.doc_key, a.passage.version) == (b.passage.doc_key, b.passage.version)
+
+
 def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
     """The best quotable answer in the hits (from one insurer only), with its confidence features."""
     if not hits:
@@ -128,40 +198,42 @@ def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
     pool = [h for h in hits if h.passage.insurer == insurer][:CANDIDATE_PASSAGES]
     terms = hits[0].query_terms
     top_score = hits[0].score if hits[0].score > 0 else 1.0
-    best: tuple[float, int, int, list[Unit]] | None = None
-    for h_index, hit in enumerate(pool):
-        units = split_units(hit.passage.text, kind=hit.passage.kind)
-        context = _tokens(f"{hit.passage.heading or ''} {hit.passage.title}")
-        for u_index, unit in enumerate(units):
-            present = _tokens(hit.passage.text[unit.start : unit.end])
-            score = (
-                0.5 * _coverage(terms, present)
-                + 0.3 * _coverage(terms, present | context)
-                + 0.2 * hit.score / top_score
-            )
-            if best is None or score > best[0]:
-                best = (score, h_index, u_index, units)
-    if best is None:
+    scored = _candidates(question, pool, top_score)
+    if not scored:
         return None
-    _, h_index, u_index, units = best
-    hit = pool[h_index]
-    chosen = _pick_units(hit, terms, units, u_index)
+    scored.sort(key=lambda c: -c[0].score)
+    best, units = scored[0]
+    hit = pool[best.pool_index]
+    picked: list[tuple[Hit, Unit]] = [(hit, u) for u in _pick_units(hit, terms, units, best.unit_index)]
+    # a near tie from the same policy version is quoted too: the row and the sentence that both speak
+    # to the question, rather than a coin toss between them
+    quoted_passages = {id(hit)}
+    for candidate, other_units in scored[1:]:
+        if len(picked) >= MAX_QUOTES or candidate.score < NEAR_TIE * best.score:
+            break
+        other = pool[candidate.pool_index]
+        # one more unit per other passage: within the best passage, _pick_units already chose
+        if _same_version(other, hit) and id(other) not in quoted_passages:
+            picked.append((other, other_units[candidate.unit_index]))
+            quoted_passages.add(id(other))
     passage = hit.passage
     citations = tuple(
         Citation(
-            passage_id=passage.passage_id,
-            document_id=passage.document_id,
-            doc_key=passage.doc_key,
-            version=passage.version,
-            title=passage.title,
-            page=passage.page,
-            quote=passage.text[u.start : u.end],
+            passage_id=h.passage.passage_id,
+            document_id=h.passage.document_id,
+            doc_key=h.passage.doc_key,
+            version=h.passage.version,
+            title=h.passage.title,
+            page=h.passage.page,
+            quote=h.passage.text[u.start : u.end],
             start=u.start,
             end=u.end,
         )
-        for u in chosen
+        for h, u in picked
     )
     quoted = set().union(*(_tokens(c.quote) for c in citations))
+    quoted_text = " ".join(c.quote for c in citations)
+    expected = _expected_values(question)
     context = _tokens(f"{passage.heading or ''} {passage.title}")
     whole = set(_tokens(passage.text)) | context
     missing = [t for t in terms if not t.term.satisfied_by(whole)]
@@ -176,15 +248,29 @@ def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
         "dense_margin": hits[0].dense - hits[1].dense if len(hits) > 1 else hits[0].dense,
         "insurer_named": 1.0 if named is not None else 0.0,
         "answer_rank": float(hit.rank),
+        # question concepts no active passage mentions at all ("upright MRI", "Meadowbrook")
+        "unknown_terms": float(sum(not t.in_index for t in terms)),
+        # the question asks for a duration, count, age, amount or contact and the quotes hold none
+        "value_missing": 1.0 if expected and not any(p.search(quoted_text) for p in expected) else 0.0,
     }
     return Draft(
         hit=hit,
-        units=tuple(chosen),
+        units=tuple(u for _, u in picked),
         citations=citations,
         text=_compose(question, citations),
         features=features,
         missing=tuple(t.term.word or t.term.token for t in missing),
+        unknown_insurer=_unknown_insurer(question, hits),
     )
+
+
+def _unknown_insurer(question: str, hits: Sequence[Hit]) -> str | None:
+    """An insurer-like name in the question whose distinctive words no active passage contains."""
+    unknown = {t.term.token for t in hits[0].query_terms if not t.in_index}
+    for words in insurer_like_names(question, {h.passage.insurer for h in hits}):
+        if all(tokenize(w) and tokenize(w)[0] in unknown for w in words):
+            return " ".join(w.capitalize() for w in words)
+    return None
 
 
 def _compose(question: str, citations: Sequence[Citation]) -> str:
@@ -252,10 +338,13 @@ def answer_question(
     draft = draft_answer(question, hits)
     if draft is None:
         return Answer(False, ABSTAIN_TEXT, [], 0.0, "no passage was retrieved", closest)
-    confidence = calibration.probability(draft.features)
     coverage = draft.features["context_coverage"]
     missing = f"; not found: {', '.join(draft.missing)}" if draft.missing else ""
     where = f"{draft.hit.passage.doc_key} v{draft.hit.passage.version} p. {draft.hit.passage.page}"
+    if draft.unknown_insurer is not None:
+        reason = f"the question names {draft.unknown_insurer}, and no active policy mentions that insurer"
+        return Answer(False, ABSTAIN_TEXT, [], 0.0, reason, closest, dict(draft.features))
+    confidence = calibration.probability(draft.features)
     if confidence < threshold:
         reason = (
             f"confidence {confidence:.2f} < threshold {threshold:.2f}: the best passage ({where}) "

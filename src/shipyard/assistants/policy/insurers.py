@@ -11,7 +11,8 @@ from shipyard.assistants.policy.terms import STOPWORDS, SYNONYMS
 GENERIC_WORDS: frozenset[str] = frozenset(
     """
     health healthcare insurance insurer care plan plans mutual inc co company corp corporation group
-    assurance life medical benefit benefits network partners services service association of the and
+    assurance life medical benefit benefits network partners alliance system systems services service
+    association of the and
     """.split()
 )
 _NAME_GLUE = frozenset({"of", "the", "and"})
@@ -131,3 +132,27 @@ def detect_insurer(question: str, insurers: Iterable[str]) -> str | None:
         # two insurers named equally well ("Blue Cross" when both Blue Cross plans exist): say neither
         return None
     return scored[0][1]
+
+
+# "Ironwood Health Partners", "Meadowbrook Care": capitalised words ending the way insurer names end
+_NAME_ENDINGS = (
+    r"Health(?:\s+(?:Plan|Partners|Alliance|Network|System))?|Healthcare|Care|Insurance|Assurance|Mutual|"
+    r"Partners|Alliance|Benefits"
+)
+_INSURER_LIKE_RE = re.compile(rf"\b((?:[A-Z][a-z]+\s+){{1,3}}(?:{_NAME_ENDINGS}))\b")
+
+
+def insurer_like_names(question: str, insurers: Iterable[str]) -> list[list[str]]:
+    """Insurer-looking names in the question that are none of `insurers`, as their distinctive words
+    ("Meadowbrook Care" gives ["meadowbrook"]); the caller decides whether those words are unknown."""
+    known = set(insurers)
+    out: list[list[str]] = []
+    for match in _INSURER_LIKE_RE.finditer(question):
+        name = match.group(1)
+        if detect_insurer(name, known) is not None:
+            continue
+        words = [w.lower() for w in name.split()]
+        distinctive = [w for w in words if w not in GENERIC_WORDS and w not in STOPWORDS]
+        if distinctive:
+            out.append(distinctive)
+    return out

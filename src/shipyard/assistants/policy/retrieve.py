@@ -35,7 +35,7 @@ class Fusion:
             raise ValueError("fusion weights must not be negative")
 
 
-DEFAULT_FUSION = Fusion()
+DEFAULT_FUSION = Fusion("linear", bm25=0.4, dense=0.6, coverage=0.5)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class WeightedTerm:
 
     term: QueryTerm
     weight: float
+    in_index: bool = True  # some spelling of it occurs in at least one passage
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def weighted_terms(index: PolicyIndex, question: str, *, insurer: str | None = N
             weight = max(float(np.mean([index.idf(t) for t in alt])) for alt in known)
         else:
             weight = index.idf(term.token)
-        out.append(WeightedTerm(QueryTerm(term.token, tuple(alternatives), term.word), weight))
+        out.append(WeightedTerm(QueryTerm(term.token, tuple(alternatives), term.word), weight, bool(known)))
     return out
 
 

@@ -23,9 +23,12 @@ STOPWORDS: frozenset[str] = frozenset(
 QUESTION_WORDS: frozenset[str] = frozenset(
     """
     say says said tell know many allow allowed allows needed anything something policy policies rule rules
-    guideline guidelines state states mention mentions apply applies
+    guideline guidelines state states mention mentions apply applies long take takes use using vs versus
+    see ok okay still anymore keep actually currently right thing things someone somebody anyone
     """.split()
 )
+# "don't", "isn't", "what's": the pieces left after the apostrophe
+_CONTRACTION_RE = re.compile(r"(?i)n['’]t\b|['’](?:s|re|ve|ll|d|m)\b")
 
 # Abbreviations billing staff type, expanded at query time only: in a policy text "PA" may just as well be
 # a physician assistant, so documents are never rewritten.
@@ -51,6 +54,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "cob": ("coordination of benefits",),
     "back": ("lumbar",),
     "rx": ("prescription",),
+    "pos": ("place of service",),
+    "dos": ("date of service",),
+    "dx": ("diagnosis",),
+    "abd": ("abdomen",),
+    "eob": ("explanation of benefits",),
+    "hh": ("home health",),
 }
 
 # Applied before SYNONYMS so that "prior auth" or "pre-cert" expand as one unit.
@@ -184,12 +193,12 @@ class QueryTerm:
 
 def query_terms(question: str, *, drop: set[str] | frozenset[str] = frozenset()) -> list[QueryTerm]:
     """The question's concepts with synonym alternatives, without stopwords and the tokens in `drop`."""
-    text = question
+    text = _CONTRACTION_RE.sub(" ", question)
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
     terms: dict[str, QueryTerm] = {}
     for raw in _TOKEN_RE.findall(text.lower()):
-        if (raw in STOPWORDS or raw in QUESTION_WORDS) and raw not in SYNONYMS:
+        if (raw in STOPWORDS or raw in QUESTION_WORDS or len(raw) == 1) and raw not in SYNONYMS:
             continue
         token = raw if not raw.isalpha() else stem(raw)
         if token in drop or token in terms:
