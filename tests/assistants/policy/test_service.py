@@ -22,7 +22,10 @@ from tests.documents.test_documents_api import MRI_2024, MRI_2025, PT_2024, uplo
 from tests.factories import World, bearer
 from tests.llm_server import FakeLLM
 
-MRI_SPEED = "How fast does Northwind Health decide a prior authorization request for a lumbar MRI?"
+MRI_SPEED = (
+    "Within how many business days are Northwind Health prior authorization requests "
+    "for a lumbar spine MRI decided?"
+)
 
 
 @pytest.fixture(scope="module")

@@ -29,12 +29,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CorpusState:
-    """One built snapshot: its id, its index, and how much is in it."""
+    """One built snapshot: its id, its index (None while no document is active), and how much is in it."""
 
     snapshot_id: str
-    index: PolicyIndex
+    index: PolicyIndex | None
     documents: int
     passages: int
+
+    @property
+    def insurers(self) -> frozenset[str]:
+        return self.index.insurers if self.index is not None else frozenset()
 
 
 class LiveCorpus:
@@ -128,5 +132,5 @@ def _build(snap: documents.CorpusSnapshot) -> CorpusState:
         )
         for p in snap.passages
     ]
-    index = PolicyIndex.build(passages, snap.embeddings)
+    index = PolicyIndex.build(passages, snap.embeddings) if passages else None
     return CorpusState(snap.snapshot_id, index, snap.documents, len(passages))

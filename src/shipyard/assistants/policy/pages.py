@@ -22,7 +22,7 @@ PERMISSION = "service:invoke"
 
 def _insurers(request: Request) -> list[str]:
     try:
-        return sorted(get_ctx(request).corpus.current().index.insurers)
+        return sorted(get_ctx(request).corpus.current().insurers)
     except ShipyardError:  # the assistant extra is not installed: the page says so when asked
         return []
 

@@ -53,9 +53,9 @@ class PolicyAssistant:
         question = str(inputs["question"]).strip()
         state = self._corpus.current()
         named = inputs.get("insurer")
-        insurer = (
-            _known(named, state.index.insurers) if named else detect_insurer(question, state.index.insurers)
-        )
+        insurer = _known(named, state.insurers) if named else detect_insurer(question, state.insurers)
+        if state.index is None:  # nothing in force: nothing to answer from
+            return _nothing_active(state.snapshot_id, insurer)
         vector = self._corpus.encode([question])[0]
         hits = retrieve(state.index, question, vector, insurer=insurer, k=self._k)
         answer = answer_question(question, hits, threshold=self._threshold, calibration=self._calibration)
@@ -88,6 +88,21 @@ class PolicyAssistant:
     def close(self) -> None:
         if self._generator is not None:
             self._generator.close()
+
+
+def _nothing_active(snapshot: str, insurer: str | None) -> dict[str, Any]:
+    output = {
+        "answered": False,
+        "answer": ABSTAIN_TEXT,
+        "citations": [],
+        "reason": "no policy document is active",
+        "insurer": insurer,
+        "snapshot": snapshot,
+        "retrieved": [],
+        "closest": [],
+        "generation": None,
+    }
+    return {"output": output, "confidence": 0.0, "abstained": True}
 
 
 def _known(named: str, insurers: frozenset[str]) -> str:
