@@ -48,9 +48,13 @@ async def run_in_process(
     ctx: Any, principal: Principal, slug: str, examples: Sequence[Example], tick: Tick | None = None
 ) -> list[Result]:
     """Ask each question through the governed invoke path of an app context in this process."""
+    import anyio.to_thread
+
     from shipyard.serving.service import invoke
 
     config = await ctx.service_config(slug)
+    if config.live is not None:  # load the model first: a server would have, and latency is per call
+        await anyio.to_thread.run_sync(ctx.runtimes.load, config, config.live)
     results = []
     for example in examples:
         t0 = time.perf_counter()
