@@ -120,6 +120,29 @@ def test_yes_no_answers_follow_the_quote(index: PolicyIndex, embedder: Embedder)
     assert excluded.text.startswith("No. ")
 
 
+def test_no_verdict_when_the_passage_misses_part_of_the_question(
+    index: PolicyIndex, embedder: Embedder
+) -> None:
+    # the CPAP passage says "requires" about adherence; it never mentions a nutrition consult
+    answer = _answer(index, embedder, "Does Northwind require a nutrition consult before CPAP?")
+    assert not answer.text.startswith(("Yes.", "No."))
+    assert "nutrition" in answer.reason
+
+
+def test_a_question_naming_an_unknown_insurer_abstains(index: PolicyIndex, embedder: Embedder) -> None:
+    answer = _answer(index, embedder, "Does Meadowbrook Care require prior authorization for a lumbar MRI?")
+    assert not answer.answered and answer.text == ABSTAIN_TEXT
+    assert "Meadowbrook" in answer.reason
+    assert answer.closest, "the closest passages are still shown"
+
+
+def test_duration_questions_prefer_the_sentence_with_a_duration(
+    index: PolicyIndex, embedder: Embedder
+) -> None:
+    answer = _answer(index, embedder, "Northwind deadline for corrected claims?")
+    assert any("180 days" in c.quote for c in answer.citations)
+
+
 def test_yes_or_no_only_when_plain() -> None:
     assert yes_or_no("Is a referral needed?", "No referral is required for in-network care.") == "No."
     assert yes_or_no("Does it need prior auth?", "Prior authorization is required.") == "Yes."

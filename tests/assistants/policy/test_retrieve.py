@@ -7,8 +7,8 @@ import pytest
 
 from shipyard.assistants.policy.embedder import Embedder
 from shipyard.assistants.policy.index import PolicyIndex
-from shipyard.assistants.policy.insurers import detect_insurer
-from shipyard.assistants.policy.retrieve import Hit, retrieve
+from shipyard.assistants.policy.insurers import detect_insurer, insurer_like_names
+from shipyard.assistants.policy.retrieve import Fusion, Hit, retrieve, weighted_terms
 from shipyard.assistants.policy.terms import code_ranges, stem, tokenize
 from tests.assistants.policy.fixtures import CONTOSO, NORTHWIND, PASSAGES
 
@@ -81,6 +81,24 @@ def test_unknown_insurer_and_bad_embedding_are_refused(index: PolicyIndex) -> No
         retrieve(index, "anything", vector, k=0)
 
 
+def test_both_fusion_methods_rank_the_lumbar_passage_first(index: PolicyIndex, embedder: Embedder) -> None:
+    question = "Does Northwind require prior authorization for a lumbar MRI?"
+    vector = embedder.encode([question])[0]
+    for fusion in (Fusion("rrf"), Fusion("linear", bm25=0.4, dense=0.6, coverage=0.5)):
+        hits = retrieve(index, question, vector, insurer=NORTHWIND, fusion=fusion)
+        assert hits[0].passage.passage_id == "nw-imaging-1", fusion
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        Fusion("sum")  # type: ignore[arg-type]
+
+
+def test_terms_no_passage_contains_are_marked(index: PolicyIndex) -> None:
+    terms = {
+        t.term.token: t.in_index
+        for t in weighted_terms(index, "Does Contoso cover upright MRI?", insurer=CONTOSO)
+    }
+    assert terms == {"upright": False, "mri": True, "cover": True}
+
+
 def test_build_checks_its_inputs() -> None:
     with pytest.raises(ValueError, match="one row per passage"):
         PolicyIndex.build(PASSAGES, np.ones((3, 384), dtype=np.float32))
@@ -110,6 +128,12 @@ def test_index_knows_its_insurers(index: PolicyIndex) -> None:
 )
 def test_detect_insurer(question: str, expected: str | None) -> None:
     assert detect_insurer(question, [NORTHWIND, CONTOSO]) == expected
+
+
+def test_insurer_like_names_outside_the_corpus() -> None:
+    assert insurer_like_names("Does Meadowbrook Care cover PT?", [NORTHWIND, CONTOSO]) == [["meadowbrook"]]
+    assert insurer_like_names("Does Contoso Care cover PT?", [NORTHWIND, CONTOSO]) == []
+    assert insurer_like_names("Is lumbar MRI covered?", [NORTHWIND, CONTOSO]) == []
 
 
 def test_tokens_keep_codes_and_meet_across_word_forms() -> None:

@@ -32,7 +32,7 @@ FEATURES: tuple[str, ...] = (
     "top_coverage",
     "answer_coverage",
     "context_coverage",
-    "missing_weight",
+    "missing_known",
     "dense_margin",
     "insurer_named",
     "answer_rank",
@@ -244,7 +244,9 @@ def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
         "top_coverage": hits[0].coverage,
         "answer_coverage": _coverage(terms, quoted),
         "context_coverage": _coverage(terms, quoted | context),
-        "missing_weight": max((t.weight for t in missing), default=0.0),
+        # the heaviest concept the answering passage lacks though other passages have it ("chiropractic"
+        # asked of an insurer whose policies never say it)
+        "missing_known": max((t.weight for t in missing if t.in_index), default=0.0),
         "dense_margin": hits[0].dense - hits[1].dense if len(hits) > 1 else hits[0].dense,
         "insurer_named": 1.0 if named is not None else 0.0,
         "answer_rank": float(hit.rank),
@@ -257,7 +259,7 @@ def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
         hit=hit,
         units=tuple(u for _, u in picked),
         citations=citations,
-        text=_compose(question, citations),
+        text=_compose(question, citations, plain=not missing),
         features=features,
         missing=tuple(t.term.word or t.term.token for t in missing),
         unknown_insurer=_unknown_insurer(question, hits),
@@ -273,11 +275,13 @@ def _unknown_insurer(question: str, hits: Sequence[Hit]) -> str | None:
     return None
 
 
-def _compose(question: str, citations: Sequence[Citation]) -> str:
+def _compose(question: str, citations: Sequence[Citation], *, plain: bool) -> str:
+    """The quotes with their markers and source; "Yes."/"No." first only when the passage holds every
+    concept of the question (`plain`) and the quote affirms or denies it in so many words."""
     quotes = " ".join(f"\u201c{_flat(c.quote)}\u201d [{n}]" for n, c in enumerate(citations, 1))
     first = citations[0]
     source = f"{first.title}, version {first.version}, page {first.page}"
-    verdict = yes_or_no(question, " ".join(c.quote for c in citations))
+    verdict = yes_or_no(question, " ".join(c.quote for c in citations)) if plain else None
     prefix = f"{verdict} " if verdict else ""
     return f"{prefix}{quotes}\n\u2014 {source}"
 

@@ -66,7 +66,6 @@ class PolicyIndex:
     bm25: bm25s.BM25 = field(repr=False)
     vocabulary: dict[str, int] = field(repr=False)
     document_frequency: np.ndarray = field(repr=False)
-    token_sets: tuple[frozenset[str], ...] = field(repr=False)
     ranges: tuple[CodeRange, ...] = field(repr=False)
     range_starts: tuple[str, ...] = field(repr=False)
     insurer_rows: dict[str, np.ndarray] = field(repr=False)
@@ -113,7 +112,6 @@ class PolicyIndex:
             bm25=retriever,
             vocabulary=vocabulary,
             document_frequency=document_frequency,
-            token_sets=tuple(frozenset(tokens) for tokens in corpus_tokens),
             ranges=tuple(spans),
             range_starts=tuple(r.first for r in spans),
             insurer_rows={k: np.asarray(v, dtype=np.int64) for k, v in insurer_rows.items()},
