@@ -39,7 +39,8 @@ def _tools(settings: Settings) -> tuple[Any, Any, Any]:
 
     a = settings.assistant
     ocr = OcrOptions(dpi=a.ocr_dpi, workers=a.ocr_workers, min_confidence=a.ocr_min_confidence)
-    return DocumentVault(settings.documents_dir, settings.secret()), Embedder(), ocr
+    embedder = Embedder(torch_threads=a.embedder_threads)
+    return DocumentVault(settings.documents_dir, settings.secret()), embedder, ocr
 
 
 def load_items(settings: Settings, items: list[Any], *, title: str) -> list[Any]:

@@ -88,6 +88,9 @@ class AssistantSettings(BaseModel):
     ocr_dpi: int = Field(200, ge=72, le=600)  # scans are rendered at this resolution for tesseract
     ocr_workers: int = Field(2, ge=1, le=32)  # pages OCR'd at once
     ocr_min_confidence: float = Field(0.75, ge=0, le=1)  # below it, a page is reported as hard to read
+    # PyTorch threads for the embedding model. A question is a few dozen tokens: one thread answers it
+    # in ~20 ms, while two threads on a busy 2-core machine spin-wait on each other (~200 ms).
+    embedder_threads: int = Field(1, ge=1, le=64)
     # Generation through any OpenAI-compatible endpoint (e.g. http://llm:8000/v1); off when unset.
     llm_url: str | None = None
     llm_model: str = "gpt-4o-mini"

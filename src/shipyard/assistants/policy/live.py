@@ -68,7 +68,8 @@ class LiveCorpus:
         ocr = OcrOptions(
             dpi=settings.ocr_dpi, workers=settings.ocr_workers, min_confidence=settings.ocr_min_confidence
         )
-        return cls(sessions, DocumentVault(documents_dir, secret), ocr=ocr)
+        embedder = Embedder(torch_threads=settings.embedder_threads)
+        return cls(sessions, DocumentVault(documents_dir, secret), embedder=embedder, ocr=ocr)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.encode(texts)
