@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.assistants.policy.answer import ABSTAIN_TEXT, FEATURES, Answer, answer_question, yes_or_no
+from shipyard.assistants.policy.answer import ABSTAIN_TEXT, FEATURES, Answer, answer_question
 from shipyard.assistants.policy.calibration import Calibration, fit_calibration, reliability
 from shipyard.assistants.policy.embedder import Embedder
 from shipyard.assistants.policy.index import PolicyIndex
 from shipyard.assistants.policy.insurers import detect_insurer
 from shipyard.assistants.policy.pipeline import ask
 from shipyard.assistants.policy.retrieve import retrieve
+from shipyard.assistants.policy.verdict import yes_or_no
 from tests.assistants.policy.fixtures import CONTOSO, NORTHWIND
 
 # Confidence from how much of the question the quoted passage covers, and nothing else: enough to
@@ -114,8 +115,9 @@ def test_unnamed_insurer_answer_still_quotes_one_insurer(index: PolicyIndex, emb
 
 
 def test_yes_no_answers_follow_the_quote(index: PolicyIndex, embedder: Embedder) -> None:
+    # "does not require ... when it is ordered by an orthopedic surgeon" is a condition, not a plain no
     contoso = _answer(index, embedder, "Does Contoso require prior authorization for a lumbar MRI?")
-    assert contoso.text.startswith("No. ")
+    assert contoso.text.startswith("\u201cContoso Care does not require prior authorization")
     excluded = _answer(index, embedder, "Does Contoso cover acupuncture?")
     assert excluded.text.startswith("No. ")
 
@@ -149,6 +151,11 @@ def test_yes_or_no_only_when_plain() -> None:
     assert yes_or_no("Is CPAP covered?", "CPAP is covered; masks are not covered.") is None
     assert yes_or_no("What is the limit?", "Prior authorization is required.") is None
     assert yes_or_no("Is CPAP covered?", "Claims must be filed within 90 days.") is None
+    assert yes_or_no("Does 70450 still need auth?", "70450 no longer requires prior authorization.") == "No."
+    assert yes_or_no("Is 72148 PA?", "CPT code: 72148 | Prior authorization required: Yes") == "Yes."
+    assert yes_or_no("Is 70450 PA?", "CPT code: 70450 | Prior authorization required: No") == "No."
+    assert yes_or_no("Is PT covered?", "PT is covered after visit 12 only with a referral.") is None
+    assert yes_or_no("Is acupuncture covered?", "Acupuncture is not covered.") == "No."
 
 
 def test_off_topic_question_abstains(index: PolicyIndex, embedder: Embedder) -> None:

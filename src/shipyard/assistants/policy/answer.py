@@ -12,6 +12,7 @@ from shipyard.assistants.policy.insurers import detect_insurer, insurer_like_nam
 from shipyard.assistants.policy.retrieve import Hit, WeightedTerm
 from shipyard.assistants.policy.segments import Unit, split_units
 from shipyard.assistants.policy.terms import tokenize
+from shipyard.assistants.policy.verdict import yes_or_no
 
 ABSTAIN_TEXT = "The active policies do not answer this."
 # passages of the answering insurer whose sentences compete for the quote
@@ -288,48 +289,6 @@ def _compose(question: str, citations: Sequence[Citation], *, plain: bool) -> st
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
-
-
-_QUESTION_AUX_RE = re.compile(r"^\s*(?:does|do|is|are|can|will|would|should|must|may|has|have)\b", re.I)
-_PREDICATES: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]], ...] = (
-    (
-        re.compile(r"\b(?:requir\w*|need\w*|prior auth\w*|pre-?cert\w*|referral)\b", re.I),
-        re.compile(r"\b(?:is|are) required\b|\brequires?\b|\bmust (?:be )?obtain", re.I),
-        re.compile(
-            r"\b(?:is|are) not required\b|\bdo(?:es)? not require\b|\bno (?:\w+ ){0,3}(?:is|are) required\b"
-            r"|\bnot (?:be )?subject to\b"
-            r"|\bwithout (?:a |an )?(?:prior authorization|referral|precertification)",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(r"\bcover(?:ed|s|age)?\b|\bpay\b|\breimburs\w*", re.I),
-        re.compile(
-            r"\b(?:is|are) covered\b|\bcovers\b|\b(?:is|are) a covered\b|\beligible for coverage\b", re.I
-        ),
-        re.compile(
-            r"\b(?:is|are) not covered\b|\bdo(?:es)? not cover\b|\bexcluded\b|\bnot (?:a )?covered\b"
-            r"|\bnon-?covered\b|\bnot eligible\b",
-            re.I,
-        ),
-    ),
-)
-
-
-def yes_or_no(question: str, quoted: str) -> str | None:
-    """ "Yes." or "No." when a yes/no question's predicate is plainly affirmed or denied by the quote."""
-    if not _QUESTION_AUX_RE.match(question):
-        return None
-    for asks, yes, no in _PREDICATES:
-        if not asks.search(question):
-            continue
-        said_no = no.search(quoted) is not None
-        # "is not required" also contains "required": count a yes only where no denial is written
-        said_yes = yes.search(no.sub(" ", quoted)) is not None
-        if said_no != said_yes:
-            return "No." if said_no else "Yes."
-        return None
-    return None
 
 
 def answer_question(
