@@ -184,7 +184,7 @@ __all__ = ["subprocess"]
 def shared_embedder() -> object:
     from shipyard.assistants.policy.embedder import Embedder
 
-    return Embedder(torch_threads=2)
+    return Embedder(torch_threads=1)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from tests.test_cli import Instance, cli, fails, ok
 MRI_KEY = "nh-northwind-health-advanced-imaging-mri"
 PT_KEY = "nh-northwind-health-physical-therapy"
 QUESTIONS = [
-    {"id": "a1", "question": "How fast does Northwind Health decide a lumbar MRI prior authorization?",
+    {"id": "a1", "question": "Within how many business days are Northwind Health prior authorizations "
+                             "decided for a lumbar spine MRI?",
      "answerable": True, "evidence": ["2 business days"], "doc_key": MRI_KEY, "version": "2025-01-01"},
     {"id": "a2", "question": "How many PT visits a year does Northwind Health cover?",
      "answerable": True, "evidence": ["20 visits"], "doc_key": PT_KEY, "version": "2025-01-01"},
