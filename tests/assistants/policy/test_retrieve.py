@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,14 @@ def test_embedder_returns_unit_float32_rows(embedder: Embedder) -> None:
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert embedder.encode([]).shape == (0, 384)
+
+
+def test_embedder_gives_the_same_vectors_from_many_threads(embedder: Embedder) -> None:
+    texts = [f"prior authorization for CPT 7214{i}" for i in range(8)]
+    serial = embedder.encode(texts, batch_size=3)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda t: embedder.encode([t])[0], texts))
+    assert np.allclose(np.stack(parallel), serial, atol=1e-5)
 
 
 def test_embedder_refuses_a_bare_string(embedder: Embedder) -> None:

@@ -35,8 +35,8 @@ class Embedder:
         self._model_path = Path(model_path) if model_path is not None else None
         self._torch_threads = torch_threads
         self._model: Any = None
-        # one lock for loading and encoding: torch already uses every core it is given, and a
-        # sentence-transformers model is not documented as safe for concurrent encode calls
+        # one lock for loading and encoding: torch already uses every core it is given, and the fast
+        # tokenizer behind the model is not safe to call from two threads at once
         self._lock = threading.Lock()
 
     @property
@@ -72,13 +72,18 @@ class Embedder:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if len(texts) == 0:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        with self._lock:
-            self._load_locked()
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        chunks: list[np.ndarray] = []
+        # the lock is taken per batch, so a question waits for one batch of a large upload, not all of it
+        for start in range(0, len(texts), batch_size):
+            with self._lock:
+                self._load_locked()
+                chunks.append(
+                    self._model.encode(
+                        list(texts[start : start + batch_size]),
+                        batch_size=batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
+        return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
