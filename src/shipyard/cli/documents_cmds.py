@@ -45,11 +45,16 @@ def _tools(settings: Settings) -> tuple[Any, Any, Any]:
 
 def load_items(settings: Settings, items: list[Any], *, title: str) -> list[Any]:
     """Ingest items with a progress bar and a summary; returns the outcomes."""
+    from shipyard.assistants.policy.index import embed_passages
     from shipyard.db.engine import make_engine
     from shipyard.db.session import make_sessionmaker
     from shipyard.documents.bulk import ingest_many
 
     vault, embedder, ocr = _tools(settings)
+
+    def embed(passages: Any) -> Any:
+        return embed_passages(embedder, passages)
+
     engine = make_engine(settings.database_url)
     t0 = time.perf_counter()
     columns = (
@@ -71,7 +76,7 @@ def load_items(settings: Settings, items: list[Any], *, title: str) -> list[Any]
                 _print_outcome(bar.console, outcome)
 
             outcomes = ingest_many(
-                make_sessionmaker(engine), cli_actor(), vault, embedder.encode, items, ocr=ocr, on_done=done
+                make_sessionmaker(engine), cli_actor(), vault, embed, items, ocr=ocr, on_done=done
             )
     finally:
         engine.dispose()

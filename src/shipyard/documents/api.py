@@ -86,7 +86,7 @@ async def upload_document(ctx: AppContext, request: Request, principal: Principa
     from shipyard.documents.ingest import prepare  # the assistant extra: imported when first needed
 
     def work() -> UploadResult:
-        prepared = prepare(data, filename, meta, ctx.corpus.encode, ocr=ctx.corpus.ocr)
+        prepared = prepare(data, filename, meta, ctx.corpus.embed_passages, ocr=ctx.corpus.ocr)
         with ctx.uow() as session:
             return documents.store(session, who, ctx.corpus.vault, prepared)
 

@@ -25,8 +25,9 @@ from shipyard.documents.extract import (
 )
 from shipyard.documents.schemas import DocumentMeta
 
-# Turns passage texts into L2-normalised float32 vectors, one row per text (the assistant's embedder).
-Encoder = Callable[[Sequence[str]], np.ndarray]
+# Turns passages into L2-normalised float32 vectors, one row each: the assistant's embedder, which
+# decides what of a passage it encodes (its heading and text).
+Encoder = Callable[[Sequence[Passage]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def prepare(
     passages = split_passages(extracted)
     if not passages:
         raise InvalidInput(f"{name} has no text to answer from", code="empty_document")
-    embeddings = np.asarray(encode([p.text for p in passages]), dtype=np.float32)
+    embeddings = np.asarray(encode(passages), dtype=np.float32)
     if embeddings.shape[0] != len(passages):
         raise RuntimeError(f"the encoder returned {embeddings.shape[0]} vectors for {len(passages)} passages")
     return Prepared(

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.assistants.policy.embedder import Embedder
-from shipyard.assistants.policy.index import IndexedPassage, PolicyIndex
+from shipyard.assistants.policy.index import Headed, IndexedPassage, PolicyIndex, embed_passages
 from shipyard.core.config import AssistantSettings
 from shipyard.documents import service as documents
 from shipyard.documents.extract import OcrOptions
@@ -73,6 +73,10 @@ class LiveCorpus:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.encode(texts)
+
+    def embed_passages(self, passages: Sequence[Headed]) -> np.ndarray:
+        """Passage vectors for ingestion, from the same text the index searches."""
+        return embed_passages(self.embedder, passages)
 
     def invalidate(self) -> None:
         """A change notice: the next `current()` (or the background rebuild) reads the corpus again."""
