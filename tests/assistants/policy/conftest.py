@@ -10,8 +10,9 @@ from tests.assistants.policy.fixtures import PASSAGES
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder(torch_threads=2)
+def embedder(shared_embedder: Embedder) -> Embedder:
+    """The test session's one embedder (tests/conftest.py): loading it takes seconds."""
+    return shared_embedder
 
 
 @pytest.fixture(scope="session")
