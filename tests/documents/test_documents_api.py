@@ -94,6 +94,13 @@ async def test_a_new_version_supersedes_and_the_snapshot_changes(
     assert again["snapshot"] == before["snapshot"]
     assert again["by_status"] == {"active": 1, "withdrawn": 1}
 
+    # Withdrawn by mistake: the same file and version can be uploaded again, and are in force again.
+    fixed = await upload(
+        client, key, "mri-2025.md", MRI_2025, doc_key="nwh-mri", version="2025.1", effective_date="2025-01-01"
+    )
+    assert (fixed.status_code, fixed.json()["document"]["status"]) == (201, "active")
+    assert fixed.json()["superseded"] == [v1["id"]]
+
 
 async def test_an_older_or_future_version_does_not_take_over(client: httpx.AsyncClient, world: World) -> None:
     key = world.user_with_key("sam", ["owner"])

@@ -67,10 +67,13 @@ def _summary(doc: PolicyDocument) -> dict[str, object]:
 def store(session: Session, actor: Actor, vault: DocumentVault, prepared: Prepared) -> UploadResult:
     """Store a prepared upload: refuse exact duplicates, keep near duplicates unindexed, settle versions."""
     problems = [ProblemRead.model_validate(p) for p in prepared.problems]
+    # A withdrawn document is out of use: uploading it (or its version) again is how a mistake is
+    # corrected, so it counts neither as a duplicate nor as a taken version.
     same = session.scalars(
         select(PolicyDocument).where(
             (PolicyDocument.text_fingerprint == prepared.fingerprint)
-            | (PolicyDocument.file_sha256 == hashlib.sha256(prepared.data).hexdigest())
+            | (PolicyDocument.file_sha256 == hashlib.sha256(prepared.data).hexdigest()),
+            PolicyDocument.status != WITHDRAWN,
         )
     ).first()
     if same is not None:
@@ -87,7 +90,9 @@ def store(session: Session, actor: Actor, vault: DocumentVault, prepared: Prepar
     twin = _near_duplicate(session, prepared)
     if twin is None and session.scalar(
         select(PolicyDocument.id).where(
-            PolicyDocument.doc_key == prepared.doc_key, PolicyDocument.version == prepared.version
+            PolicyDocument.doc_key == prepared.doc_key,
+            PolicyDocument.version == prepared.version,
+            PolicyDocument.status != WITHDRAWN,
         )
     ):
         raise Conflict(

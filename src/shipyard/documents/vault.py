@@ -1,8 +1,9 @@
 """The document vault: uploaded files stored by the sha256 of their plaintext, encrypted with AES-256-GCM.
 
 The key is derived from the instance's secret key (HKDF-SHA256), so a copied `documents/` folder or
-database dump is unreadable without it — and rotating the secret makes stored documents unreadable;
-re-upload them after a rotation. The sha256 is bound into each ciphertext as associated data, and the
+database dump is unreadable without it — and rotating the secret makes stored documents unreadable
+(the assistant then falls back for every question): keep the old secret, or withdraw the documents
+and upload them again after a rotation. The sha256 is bound into each ciphertext as associated data, and the
 plaintext is re-hashed on every read, so a swapped or corrupted blob is refused rather than served.
 Passage text in the database is sealed with the same key, bound to the passage id.
 """

@@ -239,7 +239,9 @@ async def _attempt(
         verdict = True
         return result
     except ShipyardError as exc:
-        if exc.code not in _NOT_THE_MODELS_FAULT:
+        # A model that refuses the caller's input (InvalidInput, e.g. an unknown insurer) is healthy:
+        # counting those would let a few bad requests open the breaker for everyone.
+        if exc.code not in _NOT_THE_MODELS_FAULT and not isinstance(exc, InvalidInput):
             verdict = False
             breaker.failure(exc.code)
         raise

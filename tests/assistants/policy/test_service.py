@@ -195,3 +195,36 @@ async def test_generation_is_used_when_the_provider_answers_and_skipped_when_it_
     finally:
         llm.up()
         llm.mode = "ok"
+
+
+async def test_bad_insurers_are_refused_without_opening_the_breaker(
+    client: httpx.AsyncClient, world: World, staff: str
+) -> None:
+    for _ in range(7):  # more than the breaker's threshold of consecutive failures
+        reply = await client.post(
+            f"/v1/services/{SLUG}/invoke",
+            json={"inputs": {"question": MRI_SPEED, "insurer": "Nowhere Mutual"}},
+            headers=bearer(staff),
+        )
+        assert (reply.status_code, reply.json()["code"]) == (422, "unknown_insurer")
+        assert "Northwind Health" in reply.json()["detail"]
+    assert (await ask(client, staff, MRI_SPEED))["outcome"] == "served"
+
+
+async def test_an_unreadable_corpus_falls_back_and_a_stale_one_still_answers(
+    client: httpx.AsyncClient, world: World, staff: str, corpus: Any
+) -> None:
+    from shipyard.documents.vault import DocumentVault
+
+    assert (await ask(client, staff, MRI_SPEED))["outcome"] == "served"
+    # The instance secret changed: passages no longer decrypt. The last snapshot keeps answering...
+    corpus.vault = DocumentVault(
+        world.ctx.settings.documents_dir, "another-secret-that-is-long-enough-012345"
+    )
+    corpus.invalidate()
+    assert (await ask(client, staff, MRI_SPEED))["outcome"] == "served"
+    # ...and with no snapshot to fall back on, the service's fixed answer says it cannot answer now.
+    corpus._state = None
+    body = await ask(client, staff, MRI_SPEED)
+    assert (body["outcome"], body["fallback"]["cause"]) == ("fallback", "corpus_unreadable")
+    assert body["output"]["answered"] is False and "cannot answer right now" in body["output"]["answer"]

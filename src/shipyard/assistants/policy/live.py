@@ -116,7 +116,17 @@ class LiveCorpus:
         state = self._state
         if state is not None and (self._built_generation == self._generation or self._lock.locked()):
             return state  # fresh, or a rebuild is under way: answer from the previous snapshot
-        return self.refresh()
+        try:
+            return self.refresh()
+        except Exception:
+            if state is None:
+                raise
+            # The database is down or a document no longer reads: keep answering from the last
+            # snapshot (its id is on every answer) and try again on the next call.
+            log.warning(
+                "could not rebuild the policy corpus; answering from %s", state.snapshot_id, exc_info=True
+            )
+            return state
 
 
 def _build(snap: documents.CorpusSnapshot) -> CorpusState:

@@ -20,7 +20,7 @@ from shipyard.assistants.policy.generate import Generator
 from shipyard.assistants.policy.insurers import detect_insurer
 from shipyard.assistants.policy.live import LiveCorpus
 from shipyard.assistants.policy.retrieve import Hit, retrieve
-from shipyard.core.errors import InvalidInput
+from shipyard.core.errors import InvalidInput, ModelFailed, ShipyardError
 
 
 class PolicyAssistant:
@@ -51,7 +51,12 @@ class PolicyAssistant:
 
     def predict(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         question = str(inputs["question"]).strip()
-        state = self._corpus.current()
+        try:
+            state = self._corpus.current()
+        except ShipyardError as exc:  # e.g. passages that no longer decrypt: the service's fallback answers
+            raise ModelFailed(
+                f"the policy corpus cannot be read: {exc.detail}", code="corpus_unreadable"
+            ) from exc
         named = inputs.get("insurer")
         insurer = _known(named, state.insurers) if named else detect_insurer(question, state.insurers)
         if state.index is None:  # nothing in force: nothing to answer from
