@@ -72,6 +72,13 @@ def test_upload_list_withdraw_and_eval(instance: Instance, tmp_path: Path) -> No
             s.scalar(select(func.count()).select_from(Prediction).where(Prediction.caller == "cli:eval")) == 3
         )
 
+    # The CLI registers the assistant like any callable model: the test load gets the corpus too.
+    entrypoint = "shipyard.assistants.policy.runtime:PolicyAssistant"
+    register = ["versions", "register", "billing-policy-assistant", "--loader", "callable"]
+    assert "Registered billing-policy-assistant v2" in ok(
+        cli(*register, "--entrypoint", entrypoint, "--confidence", home=instance.home)
+    )
+
     doc_id = next(line.split()[1] for line in listing.splitlines() if PT_KEY in line)
     assert "withdrawn" in ok(
         cli("documents", "withdraw", doc_id, "--reason", "replaced by paper", home=instance.home)

@@ -204,5 +204,7 @@ async def test_bad_uploads_say_what_is_wrong(client: httpx.AsyncClient, world: W
     assert (junk.status_code, junk.json()["code"]) == (422, "unsupported_format")
     empty = await upload(client, key, "empty.txt", b"", effective_date="2024-01-01")
     assert (empty.status_code, empty.json()["code"]) == (422, "empty_document")
+    bogus = await client.get("/v1/documents", params={"status": "bogus"}, headers=bearer(key))
+    assert (bogus.status_code, bogus.json()["code"]) == (422, "bad_status")
     no_file = await client.post("/v1/documents", data=form(effective_date="2024-01-01"), headers=bearer(key))
     assert (no_file.status_code, no_file.json()["code"]) == (422, "no_file")

@@ -62,3 +62,13 @@ def test_scores_and_failures() -> None:
 def test_every_question_needs_a_result() -> None:
     with pytest.raises(ValueError, match="no result for 1 questions"):
         score([PA, PT], [Result("q1", True, (RIGHT,))])
+
+
+def test_missed_targets_are_named_for_strict_runs() -> None:
+    from shipyard.cli.eval_cmds import missed_targets
+
+    results = [Result("q1", True, (RIGHT,), latency_ms=900), Result("q3", False, latency_ms=10)]
+    report = score([PA, NO1], results)
+    assert missed_targets(report) == ["latency_p95_ms"]  # everything else is right
+    nothing_unanswerable = score([PA], [Result("q1", True, (RIGHT,), latency_ms=5)])
+    assert missed_targets(nothing_unanswerable) == []  # abstention not measurable: not a miss

@@ -78,6 +78,20 @@ def _in_force(settings: Settings) -> set[tuple[str, str]]:
         engine.dispose()
 
 
+def _remote_in_force(url: str, api_key: str) -> set[tuple[str, str]]:
+    """The active versions, as the server lists them (any signed-in role may read documents)."""
+    import httpx
+
+    reply = httpx.get(
+        url.rstrip("/") + "/v1/documents",
+        params={"status": "active", "limit": 1000},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    reply.raise_for_status()
+    return {(d["doc_key"], d["version"]) for d in reply.json()}
+
+
 async def _run_here(settings: Settings, slug: str, examples: list[Any], tick: Any) -> list[Any]:
     from shipyard.auth.principal import Principal
     from shipyard.evaluation.runner import run_in_process
@@ -91,6 +105,11 @@ async def _run_here(settings: Settings, slug: str, examples: list[Any], tick: An
         return await run_in_process(ctx, principal, slug, examples, tick)
     finally:
         await ctx.stop()
+
+
+def missed_targets(report: Any) -> list[str]:
+    """The targets the report misses (a metric that could not be measured is not a miss)."""
+    return [name for name in TARGETS if "FAIL" in _verdict(name, getattr(report, name))]
 
 
 def _verdict(name: str, value: float) -> str:
@@ -112,6 +131,7 @@ def run_eval(
     out: Path = typer.Option(Path("eval-results.json"), help="Where to write the full report as JSON."),
     url: str | None = typer.Option(None, help="A running server's URL; default: run in this process."),
     api_key: str | None = typer.Option(None, envvar="SHIPYARD_API_KEY", help="Key for --url."),
+    strict: bool = typer.Option(False, help="Exit 1 when a target is missed (for CI gates)."),
     home: Path | None = HomeOption,
 ) -> None:
     """Ask every labelled question through the service and report accuracy, abstention, citations and
@@ -140,7 +160,9 @@ def run_eval(
             results = run_remote(url, api_key, slug, examples, tick)
         else:
             results = asyncio.run(_run_here(settings, slug, examples, tick))
-    report = score(examples, results, in_force=_in_force(settings) if not url else None)
+    report = score(
+        examples, results, in_force=_remote_in_force(url, api_key or "") if url else _in_force(settings)
+    )
     table = Table("metric", "value", "target")
     for name in (
         "questions",
@@ -167,3 +189,7 @@ def run_eval(
     }
     out.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
     console.print(f"{len(report.failures)} question(s) wrong; the full report is in {out}")
+    missed = missed_targets(report)
+    if strict and missed:
+        err.print(f"targets missed: {', '.join(missed)}")
+        raise typer.Exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -161,10 +162,36 @@ def versions_register(
         session_for(home) as (settings, session),
     ):
         version = registry.register_version(
-            session, cli_actor(), ArtifactStore(settings.artifacts_dir), slug, data, artifact
+            session,
+            cli_actor(),
+            ArtifactStore(settings.artifacts_dir),
+            slug,
+            data,
+            artifact,
+            host=_host(settings),
         )
         number = version.number
     console.print(f"Registered {slug} v{number}" + (" and made it live" if live else ""))
+
+
+def _host(settings: Any) -> dict[str, Any]:
+    """What a server offers in-process models, for the test load here (the policy corpus, built on
+    first use, so models that do not ask for it cost nothing)."""
+    corpus: list[Any] = []
+
+    def get_corpus() -> Any:
+        if not corpus:
+            from shipyard.assistants.policy.live import LiveCorpus
+            from shipyard.db.engine import make_engine
+            from shipyard.db.session import make_sessionmaker
+
+            factory = make_sessionmaker(make_engine(settings.database_url))
+            corpus.append(
+                LiveCorpus.for_home(factory, settings.documents_dir, settings.secret(), settings.assistant)
+            )
+        return corpus[0]
+
+    return {"corpus": get_corpus, "settings": settings}
 
 
 @versions_app.command("live")

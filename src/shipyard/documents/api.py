@@ -14,6 +14,7 @@ from shipyard.auth.principal import Principal
 from shipyard.core.errors import InvalidInput
 from shipyard.documents import service as documents
 from shipyard.documents.schemas import (
+    STATUSES,
     CorpusRead,
     DocumentMeta,
     DocumentRead,
@@ -121,6 +122,8 @@ def list_documents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[DocumentRead]:
     """Documents by insurer and policy, newest version first, with their status."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}", code="bad_status")
     with get_ctx(request).uow() as session:
         found = documents.list_documents(
             session, insurer=insurer, status=status, doc_key=doc_key, limit=limit

@@ -172,7 +172,8 @@ def _run_ocr(data: bytes, raw: list[_RawPage], options: OcrOptions) -> list[Prob
         return [_no_ocr(n, "OCR is turned off") for n in scans]
     missing = missing_tools(options)
     if missing:
-        return [_no_ocr(n, f"{' and '.join(missing)} is not installed on this server") for n in scans]
+        verb = "is" if len(missing) == 1 else "are"
+        return [_no_ocr(n, f"{' and '.join(missing)} {verb} not installed on this server") for n in scans]
     problems = []
     for number, result in ocr_pages(data, scans, options).items():
         page = raw[number - 1]
