@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio.to_thread
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
@@ -26,6 +27,9 @@ from shipyard.auth.permissions import PERMISSIONS, SERVICE_SCOPED
 from shipyard.auth.roles import ROLES
 from shipyard.web.deps import Require, public
 from tests.factories import ECHO_SCHEMA, PASSWORD, World, bearer
+
+# Document uploads embed their passages: the routes below run with the session's embedder.
+pytestmark = pytest.mark.usefixtures("corpus")
 
 # FastAPI's own documentation routes and the static files mount: the only routes without a declaration.
 UNDECLARED = {
@@ -167,6 +171,10 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
         "/v1/services/echo/jobs?format=jsonl", content=b'{"x": 1}', headers=bearer(keys["admin"])
     )
     assert job.status_code == 201, job.text
+    document = await client.post(  # a policy document, for the /v1/documents/{document_id} routes
+        "/v1/documents", headers=bearer(keys["admin"]), **document_upload("fixture")
+    )
+    assert document.status_code == 201, document.text
     return Fixtures(
         keys=keys,
         params={
@@ -176,9 +184,17 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
             "username": "victim",
             "request_id": request_id,
             "job_id": job.json()["id"],
+            "document_id": document.json()["document"]["id"],
         },
         login_user=role_user("admin"),
     )
+
+
+def document_upload(tag: str) -> dict[str, Any]:
+    """A small policy document, different for each tag (so none is a duplicate of another)."""
+    text = f"# Policy {tag}\n\nPrior authorization is required for service {tag} under plan {tag}.\n"
+    meta = {"insurer": "Matrix Health", "topic": "matrix", "effective_date": "2024-01-01"}
+    return {"files": {"file": (f"{tag}.md", text.encode())}, "data": meta}
 
 
 def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
@@ -215,6 +231,14 @@ def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
         ("POST", "/users/{username}/roles"): {"data": {"roles": ["consumer"]}},
         ("POST", "/keys"): {"data": {"name": f"page {tag}", "roles": [tag]}},
         ("POST", "/services/{slug}/pause"): {"data": {"reason": f"matrix test ({tag})"}},
+        ("POST", "/v1/documents"): document_upload(tag),
+        ("POST", "/documents"): document_upload(f"page-{tag}"),
+        ("POST", "/v1/documents/{document_id}/withdraw"): {"json": {"reason": f"matrix test ({tag})"}},
+        ("POST", "/documents/{document_id}/withdraw"): {"data": {"reason": f"matrix test ({tag})"}},
+        ("POST", "/v1/chat/completions"): {
+            "json": {"model": "echo", "messages": [{"role": "user", "content": tag}]}
+        },
+        ("POST", "/ask"): {"data": {"question": f"Does {tag} need prior authorization?"}},
     }
     kwargs = bodies.get((ep.method, ep.path))
     if kwargs is None:
