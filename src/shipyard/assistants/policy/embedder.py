@@ -54,6 +54,9 @@ class Embedder:
             return
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr in every server log
 
         path = self._model_path or default_model_path()
         if not (path / "config.json").is_file():
