@@ -56,7 +56,7 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr in every server log
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar in logs
 
         path = self._model_path or default_model_path()
         if not (path / "config.json").is_file():
