@@ -19,6 +19,7 @@ from shipyard.monitoring.drift import (
     quantile_edges,
 )
 from shipyard.monitoring.drift.bins import bin_counts_sorted
+from shipyard.monitoring.drift.numeric import kstwo_sf
 
 
 def test_psi_of_a_hand_computed_example() -> None:
@@ -146,3 +147,10 @@ def test_chi_square_through_compare_pools_unseen_categories_into_one_column() ->
 def test_js_distance_equals_scipy_jensenshannon_base_2(p: list[float], q: list[float]) -> None:
     expected = jensenshannon(np.array(p, dtype=float), np.array(q, dtype=float), base=2)
     assert js_distance(np.array(p), np.array(q)) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [141, 2_000, 9_375, 90_909, 500_000])
+def test_kstwo_sf_matches_scipy_on_every_branch(n: int) -> None:
+    for z in [0.05, 0.5, 1.0, 1.4, 1.6, 3.0, 6.0, 12.0, 19.0, 19.5]:
+        x = z / np.sqrt(n)
+        assert kstwo_sf(x, n) == pytest.approx(stats.kstwo.sf(x, n), rel=1e-8, abs=1e-300)

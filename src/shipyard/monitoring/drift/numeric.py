@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from shipyard.core.errors import InvalidInput
 from shipyard.monitoring.drift.bins import DEFAULT_BINS, bin_counts_sorted, psi, quantile_edges
@@ -235,6 +235,36 @@ def ks_pvalue(statistic: float, profile: NumericProfile, live_sorted: np.ndarray
             warnings.simplefilter("ignore", RuntimeWarning)
             return float(stats.ks_2samp(profile.sample, live_sorted, method="auto").pvalue)
     big, small = sorted([float(n), float(m)], reverse=True)
-    effective_n = big * small / (big + small)
-    value = float(stats.kstwo.sf(statistic, np.round(effective_n)))
+    effective_n = int(np.round(big * small / (big + small)))
+    value = kstwo_sf(statistic, effective_n)
     return min(max(value, 0.0), 1.0) if not math.isnan(value) else 1.0
+
+
+def kstwo_sf(statistic: float, n: int) -> float:
+    """scipy.stats.kstwo.sf(statistic, n), with its slowest branch computed in a vectorised form.
+
+    For n > 140 and n * statistic**2 in [2.2, 370) scipy returns 2 * scipy.special.smirnov(n, statistic),
+    which sums the one-sided distribution term by term (about 0.1 s at n = 90,000, where a shifted
+    feature's p-value lands). The same Birnbaum-Tingey sum in log space with NumPy takes a few ms and
+    agrees with it to about 1e-9 relative. Every other case is scipy's own.
+    """
+    x = float(statistic)
+    if n > 140 and 1.0 < n * x < n - 1 and x < 0.5 and n * x * x >= 2.2:
+        if n * x * x >= 370.0:
+            return 0.0
+        return min(2.0 * _smirnov_sf(n, x), 1.0)
+    return float(stats.kstwo.sf(x, n))
+
+
+def _smirnov_sf(n: int, x: float) -> float:
+    """P(D+_n >= x), the one-sided one-sample Kolmogorov-Smirnov survival function (Birnbaum-Tingey)."""
+    j = np.arange(0, math.floor(n * (1 - x)) + 1, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # log(0) at j = n(1 - x) exactly: that term is 0
+        log_terms = (
+            special.gammaln(n + 1)
+            - special.gammaln(j + 1)
+            - special.gammaln(n - j + 1)
+            + (n - j) * np.log1p(-x - j / n)
+            + (j - 1) * np.log(x + j / n)
+        )
+    return float(x * np.exp(special.logsumexp(log_terms)))
