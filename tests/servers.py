@@ -1,14 +1,18 @@
-"""Helpers for tests that run a real server: a free loopback port, a port that never answers, and
-waiting until a server answers."""
+"""Helpers for tests that run a real server: a free loopback port, a port that never answers, waiting
+until a server answers, and a small JSON endpoint that can be made slow, failing or absent."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -59,3 +63,50 @@ def wait_until_up(
             pass
         time.sleep(0.1)
     raise AssertionError(f"the server did not answer {path} in {timeout_s} s:\n{log.read_text()[-4000:]}")
+
+
+class JsonServer:
+    """A JSON-over-HTTP endpoint in a thread of the test process, on a port of its own, that a test can
+    take down (connection refused) and bring back on the same port. Subclasses answer POSTs in
+    `respond`, which may sleep to be slow."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+        self.up()
+
+    def respond(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
+
+    def up(self) -> None:
+        if self._server is not None:
+            return
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                status, payload = owner.respond(self.path, body)
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the caller timed out and hung up first
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = server
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -130,22 +130,8 @@ class LiveCorpus:
 
 
 def _build(snap: documents.CorpusSnapshot) -> CorpusState:
-    passages = [
-        IndexedPassage(
-            passage_id=p.passage_id,
-            document_id=p.document_id,
-            doc_key=p.doc_key,
-            version=p.version,
-            title=p.title,
-            insurer=p.insurer,
-            topic=p.topic,
-            effective_date=p.effective_date,
-            page=p.page,
-            text=p.text,
-            heading=p.heading,
-            kind=p.kind,
-        )
-        for p in snap.passages
-    ]
+    # The store's CorpusPassage and the index's IndexedPassage carry the same fields: the documents
+    # domain does not import the assistant's types.
+    passages = [IndexedPassage(**asdict(p)) for p in snap.passages]
     index = PolicyIndex.build(passages, snap.embeddings) if passages else None
     return CorpusState(snap.snapshot_id, index, snap.documents, len(passages))
