@@ -496,6 +496,10 @@ def main() -> int:
     )
     print(f"shipyard   {statistics.median(times_np):7.3f} s  median of {args.runs} (dict of NumPy arrays in)")
     assert report.drifted_features == report_np.drifted_features
+    from shipyard.monitoring.drift import build_profile
+
+    profile_json = build_profile(ref_df, schema()).to_json()  # type: ignore[arg-type]
+    print(f"reference profile: {len(profile_json) / 1e6:.1f} MB of JSON (sorted reference samples included)")
 
     evidently = nanny = None
     if not args.skip_baselines:
@@ -584,7 +588,12 @@ def main() -> int:
         started,
         machine=machine(),
         loadavg_at_end=loadavg(),
-        shipyard={"times": times_df, "times_numpy_input": times_np, "report": report.to_dict()},
+        shipyard={
+            "times": times_df,
+            "times_numpy_input": times_np,
+            "profile_json_bytes": len(profile_json),
+            "report": report.to_dict(),
+        },
         evidently=evidently,
         nannyml=nanny,
         flags=found,

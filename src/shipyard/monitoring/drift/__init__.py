@@ -9,7 +9,8 @@ p-value, exact against the stored sorted reference), Wasserstein distance over t
 deviation. Categorical features: two-sample chi-square on the contingency table, Jensen-Shannon distance
 (base 2). A feature drifts when the test is significant and the effect is large enough to matter; see
 `thresholds` for the rule and the reasoning behind the defaults. Tables are dicts of NumPy arrays or
-pandas DataFrames; pandas is never imported by this package.
+pandas DataFrames; pandas is never imported by this package. A model's predictions and confidences are
+columns like any other: put them in both tables.
 """
 
 from __future__ import annotations
