@@ -118,7 +118,7 @@ def test_init_again_reuses_the_instance(instance: Instance) -> None:
     with instance.db() as s:
         assert s.scalars(select(User.username)).all() == ["admin"]  # no second admin
         assert s.scalar(select(func.count()).select_from(Service).where(Service.slug == "claims-triage")) == 1
-        assert s.scalar(select(func.count()).select_from(ModelVersion)) == 2  # claims-triage and the assistant
+        assert s.scalar(select(func.count()).select_from(ModelVersion)) == 2  # claims-triage, the assistant
 
 
 # --- users ----------------------------------------------------------------------------------------
