@@ -17,6 +17,7 @@ from shipyard.db.changes import bump
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.cache import SchemaValidator, read_policy
 from shipyard.registry.loaders import LoadSpec, get_loader
+from shipyard.registry.loaders.callable import needs_host
 from shipyard.registry.models import ModelVersion, Service
 from shipyard.registry.schemas import ServiceCreate, ServiceRead, ServiceUpdate, VersionCreate, VersionRead
 from shipyard.serving.policy import FixedFallback, RuleFallback, RuntimePolicy, VersionFallback
@@ -160,9 +161,16 @@ def set_policy(session: Session, actor: Actor, slug: str, policy: RuntimePolicy)
 
 def _check_policy(session: Session, service: Service, policy: RuntimePolicy) -> None:
     """Catch a broken fallback chain when it is written, not when the primary model first fails."""
-    numbers = {
-        v.number for v in session.scalars(select(ModelVersion).where(ModelVersion.service_id == service.id))
-    }
+    versions = list(session.scalars(select(ModelVersion).where(ModelVersion.service_id == service.id)))
+    numbers = {v.number for v in versions}
+    if policy.isolation.mode == "process":
+        for v in versions:
+            if v.loader == "callable" and v.artifact_sha256 is None and needs_host(v.entrypoint or ""):
+                raise InvalidInput(
+                    f"isolation: version {v.number} uses the serving process's resources (its model takes "
+                    "`host`, e.g. the policy corpus), so it cannot run in a separate process",
+                    code="bad_policy",
+                )
     validator = SchemaValidator(service.output_schema) if service.output_schema else None
     for i, step in enumerate(policy.fallbacks):
         where = f"fallbacks[{i}]"

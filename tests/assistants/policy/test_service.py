@@ -228,3 +228,12 @@ async def test_an_unreadable_corpus_falls_back_and_a_stale_one_still_answers(
     body = await ask(client, staff, MRI_SPEED)
     assert (body["outcome"], body["fallback"]["cause"]) == ("fallback", "corpus_unreadable")
     assert body["output"]["answered"] is False and "cannot answer right now" in body["output"]["answer"]
+
+
+async def test_process_isolation_is_refused_for_the_assistant(client: httpx.AsyncClient, staff: str) -> None:
+    reply = await client.put(
+        f"/v1/services/{SLUG}/policy", json={"isolation": {"mode": "process"}}, headers=bearer(staff)
+    )
+    assert (reply.status_code, reply.json()["code"]) == (422, "bad_policy")
+    assert "cannot run in a separate process" in reply.json()["detail"]
+    assert (await ask(client, staff, MRI_SPEED))["outcome"] == "served"  # the policy in force is unchanged

@@ -129,6 +129,18 @@ class CallableLoader:
         )
 
 
+def needs_host(entrypoint: str) -> bool:
+    """Whether the target is a class that asks for the serving process's resources (`host`), and so
+    can only run in process. Only for installed code: a version's own code is not importable here."""
+    if not _ENTRYPOINT.match(entrypoint):
+        return False
+    try:
+        target = _resolve(entrypoint)
+    except InvalidInput:
+        return False
+    return inspect.isclass(target) and "host" in inspect.signature(target).parameters
+
+
 def _add_to_sys_path(directory: str) -> None:
     with _sys_path_lock:
         if directory not in sys.path:
