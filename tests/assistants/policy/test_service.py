@@ -237,3 +237,16 @@ async def test_process_isolation_is_refused_for_the_assistant(client: httpx.Asyn
     assert (reply.status_code, reply.json()["code"]) == (422, "bad_policy")
     assert "cannot run in a separate process" in reply.json()["detail"]
     assert (await ask(client, staff, MRI_SPEED))["outcome"] == "served"  # the policy in force is unchanged
+
+
+async def test_the_version_carries_its_calibration(
+    client: httpx.AsyncClient, world: World, staff: str
+) -> None:
+    from shipyard.assistants.policy.calibration import Calibration
+    from shipyard.core.errors import InvalidInput
+
+    versions = (await client.get(f"/v1/services/{SLUG}/versions", headers=bearer(staff))).json()
+    stored = versions[0]["config"]["init_kwargs"]["calibration"]
+    assert stored == Calibration.load().to_dict()  # a refit shipped file will not change version 1
+    with pytest.raises(InvalidInput, match="init_kwargs.calibration"):
+        world.version(SLUG, setup.ENTRYPOINT, config={"init_kwargs": {"calibration": {"features": []}}})

@@ -33,7 +33,11 @@ class PolicyAssistant:
         k: int = 8,
         threshold: float | None = None,
         generate: bool = False,
+        calibration: Mapping[str, Any] | None = None,
     ) -> None:
+        """`calibration`: the fitted confidence model, as stored in the version's config (so a Shipyard
+        upgrade that refits the shipped one does not change a registered version's answers); default:
+        the one shipped with this Shipyard."""
         corpus = host.get("corpus")
         if corpus is None:
             raise InvalidInput(
@@ -42,7 +46,10 @@ class PolicyAssistant:
             )
         self._corpus: LiveCorpus = corpus() if callable(corpus) else corpus
         self._k = k
-        self._calibration = Calibration.load()
+        try:
+            self._calibration = Calibration.from_dict(calibration) if calibration else Calibration.load()
+        except ValueError as exc:
+            raise InvalidInput(f"init_kwargs.calibration: {exc}") from exc
         self._threshold = self._calibration.threshold if threshold is None else threshold
         settings = host.get("settings")
         llm = getattr(getattr(settings, "assistant", None), "llm_url", None)

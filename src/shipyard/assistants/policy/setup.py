@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shipyard.assistants.policy.calibration import Calibration
 from shipyard.assistants.policy.definition import INPUT_SCHEMA, OUTPUT_SCHEMA, SERVICE, SLUG
 from shipyard.audit.service import Actor
 from shipyard.core.config import Settings
@@ -85,6 +86,8 @@ def register(
                 loader="callable",
                 entrypoint=ENTRYPOINT,
                 returns_confidence=True,
+                # The calibration goes into the version, so the version answers the same after an upgrade.
+                config={"init_kwargs": {"calibration": Calibration.load().to_dict()}},
                 description="Hybrid BM25 + MiniLM retrieval, extractive cited answers, calibrated abstention",
                 make_live=True,
             ),
