@@ -62,7 +62,7 @@ def question_of(chat: ChatRequest) -> str:
 def render(result: InvokeResult) -> str:
     """The answer as chat text: the answer, then its sources (or the closest passages on abstention)."""
     output = result.output
-    if not isinstance(output, dict):
+    if not isinstance(output, dict) or "answer" not in output:  # another kind of service: its output
         return output if isinstance(output, str) else orjson.dumps(output).decode()
     text = str(output.get("answer", ""))
     sources = output.get("citations") or output.get("closest") or []
