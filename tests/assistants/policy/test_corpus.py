@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import re
-import shutil
 import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -344,10 +343,7 @@ def _ocr(pdf: Path, page: int, workdir: Path) -> tuple[str, list[float]]:
     return " ".join(words), confidences
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs tesseract and poppler"
-)
+@pytest.mark.slow  # tesseract and poppler are required: scripts/test installs them
 def test_scanned_pages_are_readable_by_tesseract(manifest: list[CorpusDocument], tmp_path: Path) -> None:
     sleep = next(d for d in manifest if d.doc_key == "nwh-sleep")
     text, confidences = _ocr(sleep.path, 1, tmp_path)
