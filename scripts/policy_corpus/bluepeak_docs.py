@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from model import Bullets, Doc, H, P, Page, Table
+from model import Bullets, Doc, H, P, Page, Table, doc_maker
 
 BPA = "Bluepeak Assurance"
 DIR = "bluepeak-assurance"
@@ -442,18 +442,7 @@ _IT_NOTICE: Page = (
 )
 
 
-def _doc(
-    file: str,
-    key: str,
-    title: str,
-    topic: str,
-    version: str,
-    eff: str,
-    fmt: str,
-    pages: tuple[Page, ...],
-    **kw: object,
-) -> Doc:
-    return Doc(f"{DIR}/{file}", key, title, BPA, topic, version, eff, fmt, pages, **kw)  # type: ignore[arg-type]
+_doc = doc_maker(DIR, BPA)
 
 
 PA_TITLE = "Prior Authorization List"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from model import Bullets, Doc, H, P, Page, Table
+from model import Bullets, Doc, H, P, Page, Table, doc_maker
 
 CVHP = "Cedar Valley Health Plan"
 DIR = "cedar-valley-health-plan"
@@ -434,18 +434,7 @@ _PRESS: Page = (
 )
 
 
-def _doc(
-    file: str,
-    key: str,
-    title: str,
-    topic: str,
-    version: str,
-    eff: str,
-    fmt: str,
-    pages: tuple[Page, ...],
-    **kw: object,
-) -> Doc:
-    return Doc(f"{DIR}/{file}", key, title, CVHP, topic, version, eff, fmt, pages, **kw)  # type: ignore[arg-type]
+_doc = doc_maker(DIR, CVHP)
 
 
 IMAGING_TITLE = "Advanced Imaging: CT and MRI"

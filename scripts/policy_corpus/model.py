@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -171,6 +172,25 @@ def U(  # noqa: N802
 
 
 _MONTHS = "January February March April May June July August September October November December".split()
+
+
+def doc_maker(directory: str, insurer: str) -> Callable[..., Doc]:
+    """A Doc constructor for one insurer's folder (each insurer's content file makes its own)."""
+
+    def make(
+        file: str,
+        key: str,
+        title: str,
+        topic: str,
+        version: str,
+        eff: str,
+        fmt: str,
+        pages: tuple[Page, ...],
+        **kw: object,
+    ) -> Doc:
+        return Doc(f"{directory}/{file}", key, title, insurer, topic, version, eff, fmt, pages, **kw)  # type: ignore[arg-type]
+
+    return make
 
 
 def long_date(iso: str) -> str:

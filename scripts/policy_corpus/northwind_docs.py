@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from model import Bullets, Doc, H, P, Page, Table
+from model import Bullets, Doc, H, P, Page, Table, doc_maker
 
 NWH = "Northwind Health"
 DIR = "northwind-health"
@@ -625,18 +625,7 @@ _MENU: Page = (
 )
 
 
-def _doc(
-    file: str,
-    key: str,
-    title: str,
-    topic: str,
-    version: str,
-    eff: str,
-    fmt: str,
-    pages: tuple[Page, ...],
-    **kw: object,
-) -> Doc:
-    return Doc(f"{DIR}/{file}", key, title, NWH, topic, version, eff, fmt, pages, **kw)  # type: ignore[arg-type]
+_doc = doc_maker(DIR, NWH)
 
 
 PA_TITLE = "Prior Authorization Code List: Outpatient Services"
