@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,7 +66,7 @@ def wait_until_up(
     raise AssertionError(f"the server did not answer {path} in {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
-class JsonServer:
+class JsonServer(ABC):
     """A JSON-over-HTTP endpoint in a thread of the test process, on a port of its own, that a test can
     take down (connection refused) and bring back on the same port. Subclasses answer POSTs in
     `respond`, which may sleep to be slow."""
@@ -75,8 +76,9 @@ class JsonServer:
         self._server: ThreadingHTTPServer | None = None
         self.up()
 
+    @abstractmethod
     def respond(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        raise NotImplementedError
+        """The status and JSON body to answer a POST to `path` with."""
 
     def up(self) -> None:
         if self._server is not None:

@@ -62,7 +62,7 @@ def _open(data: bytes) -> PdfReader | Extracted:
         return _unreadable("The PDF is password-protected; upload a copy without a password.")
     except _PDF_ERRORS as exc:
         return _unreadable(f"The PDF is damaged and cannot be read ({exc or type(exc).__name__}).")
-    except NotImplementedError as exc:
+    except NotImplementedError as exc:  # pypdf's answer to encodings and filters it does not support
         return _unreadable(f"The PDF uses a feature that cannot be read ({exc}).")
     return reader
 
