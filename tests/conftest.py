@@ -61,6 +61,7 @@ def _wipe(url: str) -> None:
                 "document_passages",
                 "policy_documents",
                 "predictions",
+                "periodic_leases",
                 "audit_events",
                 "console_sessions",
                 "api_keys",
@@ -99,6 +100,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         home=tmp_path / "home",
         database_url=db_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
+        # Tests run periodic jobs with `ctx.periodic.run_due()`, so no background thread races them.
+        monitoring={"periodic_jobs": False},
     )  # type: ignore[arg-type]
 
 

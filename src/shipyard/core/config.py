@@ -82,6 +82,15 @@ class JobSettings(BaseModel):
     pickup_wait_s: float = Field(3.0, ge=0)  # `jobs submit --wait`: then the CLI runs the job itself
 
 
+class MonitoringSettings(BaseModel):
+    """Monitoring's background jobs (rollups, drift checks, alert evaluation)."""
+
+    # Run the periodic jobs in this process's background thread; each job still runs in only one
+    # process per interval (a lease in the database), so every worker may leave this on.
+    periodic_jobs: bool = True
+    tick_s: float = Field(5.0, gt=0)  # how often the thread looks for a due job
+
+
 class AssistantSettings(BaseModel):
     """The policy assistant: OCR of scanned uploads and the optional generation endpoint."""
 
@@ -115,6 +124,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

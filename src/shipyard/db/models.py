@@ -9,6 +9,7 @@ def load_all_models() -> None:
     from shipyard.auth import models as _auth  # noqa: F401
     from shipyard.batchjobs import models as _batchjobs  # noqa: F401
     from shipyard.db import changes as _changes  # noqa: F401
+    from shipyard.db import periodic as _periodic  # noqa: F401
     from shipyard.documents import models as _documents  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

@@ -31,3 +31,8 @@ class Prediction(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
     latency_ms: Mapped[float] = mapped_column(Float)
+    # Cost of the call: model CPU time, and for LLM runtimes the tokens and their price (from config).
+    cpu_ms: Mapped[float | None] = mapped_column(Float)
+    tokens_in: Mapped[int | None]
+    tokens_out: Mapped[int | None]
+    cost: Mapped[float | None] = mapped_column(Float)

@@ -33,6 +33,10 @@ _COLUMNS = (
     "started_at",
     "ended_at",
     "latency_ms",
+    "cpu_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost",
 )
 
 

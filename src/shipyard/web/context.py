@@ -24,8 +24,9 @@ from shipyard.core.config import Settings
 from shipyard.core.errors import Unavailable
 from shipyard.db.changes import ChangeBus
 from shipyard.db.engine import make_engine
+from shipyard.db.periodic import PeriodicRunner
 from shipyard.db.session import make_sessionmaker, unit_of_work
-from shipyard.monitoring import metrics
+from shipyard.monitoring import jobs, metrics
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.cache import ServiceCache, ServiceConfig, live_configs
 from shipyard.serving import slots
@@ -79,6 +80,8 @@ class AppContext:
     _slot: SpoolSlot | None = field(default=None, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     model_threads: ThreadPoolExecutor = field(init=False)
+    # Control-plane jobs (rollups, drift, alerts): each runs in one process per interval, see db/periodic.
+    periodic: PeriodicRunner = field(init=False)
 
     @classmethod
     def build(
@@ -105,6 +108,8 @@ class AppContext:
             oidc=oidc,
         )
         ctx.lanes = LaneSet(lambda: ctx.model_threads)
+        ctx.periodic = PeriodicRunner(sessions, clock, tick_s=settings.monitoring.tick_s)
+        jobs.register(ctx)
         metrics.watch(ctx)
         bus.subscribe("auth", ctx.principals.invalidate)
         bus.subscribe("registry", ctx.services.invalidate)
@@ -202,6 +207,8 @@ class AppContext:
         self.bus.start(self.sessions, self.settings.cache.poll_seconds, self.settings.redis_url)
         self.warm_in_background()
         self._background(self._settle_documents, "shipyard-settle")
+        if self.settings.monitoring.periodic_jobs:
+            self._background(self.periodic.loop, "shipyard-periodic", self._stopping)
         if self.settings.jobs.enabled:  # batch jobs run on this event loop, beside live traffic
             from shipyard.batchjobs.runner import JobRunner
 
