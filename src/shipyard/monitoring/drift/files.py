@@ -85,7 +85,7 @@ def _csv(
         raise _bad(f"line {reader.line_num}: {exc}") from None
     types = property_types(schema)
     for i, name in enumerate(header):
-        if name not in types and name != output_column:
+        if name not in types:
             filled = [row[i].strip() for row in cells if row[i].strip()]
             if filled and all(_NUMBER.match(v) for v in filled):
                 types[name] = ("number",)
