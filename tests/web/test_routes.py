@@ -239,6 +239,14 @@ def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
             "json": {"model": "echo", "messages": [{"role": "user", "content": tag}]}
         },
         ("POST", "/ask"): {"data": {"question": f"Does {tag} need prior authorization?"}},
+        ("POST", "/v1/services/{slug}/versions/{number}/reference"): {
+            "content": "".join(f'{{"x": {i}, "label": "{tag}"}}\n' for i in range(60)).encode(),
+            "params": {"format": "jsonl"},
+        },
+        ("POST", "/v1/services/{slug}/versions/{number}/reference/capture"): {
+            "json": {"start": "2020-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}
+        },
+        ("PUT", "/v1/services/{slug}/drift/thresholds"): {"json": {"ks_statistic": 0.02}},
     }
     kwargs = bodies.get((ep.method, ep.path))
     if kwargs is None:

@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "prediction:read": frozenset({"admin", "owner", "reviewer", "analyst"}),
     # batch jobs: reading one needs service:invoke or prediction:read on its service
     "job:read": frozenset({"admin", "owner", "operator", "consumer", "reviewer", "analyst"}),
+    # drift monitoring: run a check now (reading drift is service:read, setting references service:update)
+    "drift:check": frozenset({"admin", "owner", "operator"}),
     # policy documents: every read of a document's content is audited
     "document:read": ALL,
     "document:write": frozenset({"admin", "owner"}),
@@ -47,6 +49,7 @@ SERVICE_SCOPED = frozenset(
         "version:promote",
         "prediction:read",
         "job:read",
+        "drift:check",
     }
 )
 

@@ -82,6 +82,24 @@ class JobSettings(BaseModel):
     pickup_wait_s: float = Field(3.0, ge=0)  # `jobs submit --wait`: then the CLI runs the job itself
 
 
+class DriftSettings(BaseModel):
+    """Scheduled drift and data-quality checks of live inputs against each version's reference data."""
+
+    interval_s: float = Field(900.0, gt=0)  # how often the check runs (once across all workers)
+    window_s: float = Field(3600.0, gt=0)  # the live window compared: the last hour by default
+    min_rows: int = Field(200, ge=1)  # fewer recorded calls in the window: no verdict, "insufficient data"
+    max_rows: int = Field(50_000, ge=1)  # the newest calls of a window that are compared
+    retention_days: float = Field(90.0, gt=0)  # stored runs older than this are deleted
+    reference_max_rows: int = Field(200_000, ge=1)  # rows read from a reference file or window
+    reference_min_rows: int = Field(50, ge=1)  # fewer rows make a reference too thin to judge against
+    # Sorted values kept per numeric feature (KS and Wasserstein are exact up to this many): with
+    # max_features this bounds a stored profile at about 110 KB per numeric feature.
+    reference_sample: int = Field(10_000, ge=10_000)
+    max_features: int = Field(200, ge=1)
+    text_components: int = Field(8, ge=1, le=64)  # dimensions of the text embedding compared per text field
+    max_profile_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+
+
 class MonitoringSettings(BaseModel):
     """Monitoring's background jobs (rollups, drift checks, alert evaluation)."""
 
@@ -89,6 +107,7 @@ class MonitoringSettings(BaseModel):
     # process per interval (a lease in the database), so every worker may leave this on.
     periodic_jobs: bool = True
     tick_s: float = Field(5.0, gt=0)  # how often the thread looks for a due job
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
 
 class AssistantSettings(BaseModel):

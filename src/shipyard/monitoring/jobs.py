@@ -10,3 +10,6 @@ if TYPE_CHECKING:
 
 def register(ctx: AppContext) -> None:
     """Add monitoring's jobs to `ctx.periodic`; they start with the process (see AppContext.start)."""
+    from shipyard.monitoring.drift import jobs as drift_jobs
+
+    ctx.periodic.add(drift_jobs.job(ctx))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,3 +39,42 @@ def get(session: Session, actor: Actor, request_id: str) -> Prediction:
         raise NotFound(f"no recorded prediction {request_id!r} (records reach the database within seconds)")
     record(session, actor, "prediction.read", "prediction", request_id, service=row.service)
     return row
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What aggregate monitoring (drift, data quality) reads of one recorded call."""
+
+    inputs: Any
+    output: Any
+    confidence: float | None
+    outcome: str
+    fallback: str | None
+
+
+def window(
+    session: Session, service: str, version_id: str, start: datetime, end: datetime, *, limit: int
+) -> list[Observed]:
+    """One version's calls that passed input validation in [start, end), newest first, at most `limit`.
+
+    Not audited per read: the caller (a drift check) keeps only aggregates, never a payload.
+    """
+    stmt = (
+        select(
+            Prediction.inputs,
+            Prediction.output,
+            Prediction.confidence,
+            Prediction.outcome,
+            Prediction.fallback,
+        )
+        .where(
+            Prediction.service == service,
+            Prediction.started_at >= start,
+            Prediction.started_at < end,
+            Prediction.version_id == version_id,
+            Prediction.outcome != "rejected",
+        )
+        .order_by(Prediction.started_at.desc())
+        .limit(limit)
+    )
+    return [Observed(*row) for row in session.execute(stmt)]

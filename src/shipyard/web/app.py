@@ -85,6 +85,11 @@ def create_app(
 
     for router in (documents_api, documents_pages, chat_api, ask_pages):
         app.include_router(router)
+    from shipyard.monitoring.drift.api import router as drift_api
+    from shipyard.monitoring.drift.pages import router as drift_pages
+
+    app.include_router(drift_api)
+    app.include_router(drift_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])

@@ -26,6 +26,7 @@ templates = Jinja2Templates(
         _DOMAINS / "batchjobs" / "templates",
         _DOMAINS / "documents" / "templates",
         _DOMAINS / "assistants" / "policy" / "templates",
+        _DOMAINS / "monitoring" / "drift" / "templates",
     ]
 )
 templates.env.globals["version"] = __version__
