@@ -78,6 +78,14 @@ def serve(
     import uvicorn
 
     settings = settings_for(home)
+    if settings.tracing.enabled:  # fail here, once, rather than in every worker's app factory
+        from shipyard.monitoring.tracing import TracingNotInstalled, require_exporter
+
+        try:
+            require_exporter(settings.tracing)
+        except TracingNotInstalled as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
     if home:
         os.environ["SHIPYARD_HOME"] = str(home)
     if workers > 1 and settings.is_sqlite:
