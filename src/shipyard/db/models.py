@@ -12,4 +12,5 @@ def load_all_models() -> None:
     from shipyard.db import periodic as _periodic  # noqa: F401
     from shipyard.documents import models as _documents  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
+    from shipyard.review import models as _review  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shipyard.db.periodic import PeriodicJob
+
 if TYPE_CHECKING:
     from shipyard.web.context import AppContext
 
 
 def register(ctx: AppContext) -> None:
     """Add monitoring's jobs to `ctx.periodic`; they start with the process (see AppContext.start)."""
+    from shipyard.review.jobs import EVERY, refresh_accuracy
+
+    def accuracy() -> None:
+        refresh_accuracy(ctx)
+
+    ctx.periodic.add(PeriodicJob("accuracy", EVERY, accuracy))

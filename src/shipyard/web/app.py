@@ -85,6 +85,11 @@ def create_app(
 
     for router in (documents_api, documents_pages, chat_api, ask_pages):
         app.include_router(router)
+    from shipyard.review.api import router as review_api
+    from shipyard.review.pages import router as review_pages
+
+    app.include_router(review_api)
+    app.include_router(review_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])
