@@ -20,6 +20,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "version:promote": frozenset({"admin", "owner"}),
     # recorded payloads: every read is audited
     "prediction:read": frozenset({"admin", "owner", "reviewer", "analyst"}),
+    # feedback on a prediction: whoever may invoke its service; ground-truth labels: who runs the service
+    "prediction:feedback": frozenset({"admin", "owner", "operator", "consumer"}),
+    "label:write": frozenset({"admin", "owner"}),
     # batch jobs: reading one needs service:invoke or prediction:read on its service
     "job:read": frozenset({"admin", "owner", "operator", "consumer", "reviewer", "analyst"}),
     # drift monitoring: run a check now (reading drift is service:read, setting references service:update)
@@ -48,6 +51,8 @@ SERVICE_SCOPED = frozenset(
         "version:create",
         "version:promote",
         "prediction:read",
+        "prediction:feedback",
+        "label:write",
         "job:read",
         "drift:check",
     }

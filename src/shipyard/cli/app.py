@@ -9,7 +9,15 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
-from shipyard.cli import admin, documents_cmds, drift_cmds, eval_cmds, jobs_cmds, registry_cmds
+from shipyard.cli import (
+    admin,
+    documents_cmds,
+    drift_cmds,
+    eval_cmds,
+    jobs_cmds,
+    labels_cmds,
+    registry_cmds,
+)
 from shipyard.cli.common import HomeOption, cli_actor, console, err, session_for, settings_for
 from shipyard.core.config import Settings
 
@@ -26,6 +34,7 @@ app.add_typer(registry_cmds.versions_app, name="versions")
 app.add_typer(jobs_cmds.jobs_app, name="jobs")
 app.add_typer(documents_cmds.documents_app, name="documents")
 app.add_typer(drift_cmds.drift_app, name="drift")
+app.add_typer(labels_cmds.labels_app, name="labels")
 app.command("eval")(eval_cmds.run_eval)
 
 
@@ -79,6 +88,14 @@ def serve(
     import uvicorn
 
     settings = settings_for(home)
+    if settings.tracing.enabled:  # fail here, once, rather than in every worker's app factory
+        from shipyard.monitoring.tracing import TracingNotInstalled, require_exporter
+
+        try:
+            require_exporter(settings.tracing)
+        except TracingNotInstalled as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
     if home:
         os.environ["SHIPYARD_HOME"] = str(home)
     if workers > 1 and settings.is_sqlite:

@@ -110,6 +110,22 @@ class MonitoringSettings(BaseModel):
     drift: DriftSettings = Field(default_factory=DriftSettings)
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry spans of the invoke path, exported over OTLP/HTTP; off while no endpoint is set."""
+
+    # The collector's traces URL, e.g. http://otel-collector:4318/v1/traces (needs the `otel` extra).
+    otlp_endpoint: str | None = None
+    service_name: str = "shipyard"  # the resource's service.name, as trace backends list it
+    # Share of new traces kept; a call that arrives with a traceparent follows its caller's decision.
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. an API key the collector wants
+    timeout_s: float = Field(10.0, gt=0)  # per export request
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.otlp_endpoint)
+
+
 class AssistantSettings(BaseModel):
     """The policy assistant: OCR of scanned uploads and the optional generation endpoint."""
 
@@ -144,6 +160,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

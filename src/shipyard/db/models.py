@@ -13,4 +13,5 @@ def load_all_models() -> None:
     from shipyard.documents import models as _documents  # noqa: F401
     from shipyard.monitoring.drift import models as _drift  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
+    from shipyard.review import models as _review  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

@@ -47,6 +47,7 @@ class InvokeResponse(BaseModel):
 
 DEADLINE_HEADER = "x-deadline-ms"
 INVOKE_PERMISSION = Require("service:invoke")
+INVOKE_SPAN = "POST /v1/services/{slug}/invoke"
 
 
 async def invoke_service(request: Request) -> Response:
@@ -60,24 +61,29 @@ async def invoke_service(request: Request) -> Response:
     """
     # A plain Starlette route: FastAPI's dependency solving costs more per call than the rest of the
     # governed path together, and this route has one dependency and no parameters to coerce.
-    principal = await INVOKE_PERMISSION(request)
     slug: str = request.path_params["slug"]
     ctx = get_ctx(request)
-    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
-    raw = await request.body()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", code="bad_json") from None
-    if not isinstance(body, dict) or "inputs" not in body:
-        raise InvalidInput(
-            'the body must be a JSON object with an "inputs" field',
-            code="bad_body",
-            errors=[{"loc": "/inputs", "message": "field required", "rule": "required"}],
-        )
-    config = await ctx.service_config(slug)
-    result = await invoke(ctx, principal, config, body["inputs"], request.state.request_id, deadline=deadline)
-    return Response(orjson.dumps(result.as_dict(slug)), media_type="application/json")
+    request_id = request.state.request_id
+    with ctx.tracing.request(INVOKE_SPAN, request_id, slug, request.headers):
+        with ctx.tracing.step("auth"):
+            principal = await INVOKE_PERMISSION(request)
+        deadline = _deadline(request.headers.get(DEADLINE_HEADER))
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"the body is not valid JSON: {exc}", code="bad_json") from None
+        if not isinstance(body, dict) or "inputs" not in body:
+            raise InvalidInput(
+                'the body must be a JSON object with an "inputs" field',
+                code="bad_body",
+                errors=[{"loc": "/inputs", "message": "field required", "rule": "required"}],
+            )
+        with ctx.tracing.step("route"):
+            config = await ctx.service_config(slug)
+            ctx.tracing.note(version=config.live.number if config.live else None)
+        result = await invoke(ctx, principal, config, body["inputs"], request_id, deadline=deadline)
+        return Response(orjson.dumps(result.as_dict(slug)), media_type="application/json")
 
 
 def _deadline(header: str | None) -> float | None:

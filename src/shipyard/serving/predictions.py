@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,3 +79,35 @@ def window(
         .limit(limit)
     )
     return [Observed(*row) for row in session.execute(stmt)]
+
+
+def find(session: Session, request_id: str) -> Prediction | None:
+    """One prediction for another domain's bookkeeping (feedback, labels); unaudited, so what it
+    returns must not be shown to the caller."""
+    return session.get(Prediction, request_id)
+
+
+def find_many(session: Session, request_ids: Iterable[str]) -> dict[str, Prediction]:
+    """Predictions by request id, for the ids that are recorded (unaudited, as `find`)."""
+    ids = list(dict.fromkeys(request_ids))
+    found: dict[str, Prediction] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        chunk = ids[start : start + 500]
+        found.update(
+            (p.request_id, p)
+            for p in session.scalars(select(Prediction).where(Prediction.request_id.in_(chunk)))
+        )
+    return found
+
+
+def outputs(session: Session, request_ids: Iterable[str]) -> dict[str, Any]:
+    """The recorded output of each request id that is recorded (unaudited: for computing accuracy)."""
+    ids = list(dict.fromkeys(request_ids))
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.execute(
+            select(Prediction.request_id, Prediction.output).where(Prediction.request_id.in_(chunk))
+        )
+        found.update((rid, output) for rid, output in rows)
+    return found

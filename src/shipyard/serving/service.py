@@ -104,17 +104,21 @@ async def invoke(
         cap = ctx.settings.recorder.max_spool_bytes
         raise _recorder_refusal(ctx, f"the spool is over its cap of {cap} bytes")
     try:
-        _admit(config, inputs)
+        with ctx.tracing.step("validate"):
+            _admit(config, inputs)
         if version is None:
             raise Unavailable(f"{config.slug} has no live version", code="no_live_version")
-        await _check_rate(ctx, config, principal)
+        with ctx.tracing.step("rate_limit"):
+            await _check_rate(ctx, config, principal)
         try:
-            result = await _attempt(ctx, config, version, inputs, deadline)
+            with ctx.tracing.step("model", version=version.number):
+                result = await _attempt(ctx, config, version, inputs, deadline)
         except ShipyardError as exc:
             if not (_falls_back(exc) and config.policy.fallbacks):
                 raise
             cause = exc
-            result, used = await _fall_back(ctx, config, inputs, exc, deadline)
+            with ctx.tracing.step("fallback", cause=exc.code):
+                result, used = await _fall_back(ctx, config, inputs, exc, deadline)
     except ShipyardError as exc:
         error = exc
     ended = started + timedelta(seconds=time.perf_counter() - t0)
@@ -124,6 +128,7 @@ async def invoke(
     else:
         outcome = "fallback" if step else "abstained" if result is not None and result.abstained else "served"
     reason = cause or error
+    ctx.tracing.note(outcome=outcome, version=number, fallback=step)
     record = {
         "request_id": request_id,
         "service": config.slug,
@@ -143,7 +148,8 @@ async def invoke(
         "latency_ms": (ended - started).total_seconds() * 1000,
     }
     try:
-        await _record(ctx, config, record)
+        with ctx.tracing.step("record"):
+            await _record(ctx, config, record)
     except Unavailable:
         metrics.observe(config.slug, number, "failed", time.perf_counter() - t0)
         raise
@@ -268,10 +274,12 @@ async def _fall_back(
                     raise Unavailable(
                         f"fallback version {step.version} does not exist", code="no_such_version"
                     )
-                return await _attempt(ctx, config, version, inputs, deadline), step
+                with ctx.tracing.step("model", version=version.number):
+                    return await _attempt(ctx, config, version, inputs, deadline), step
             return await _rule(ctx, config, step, inputs, deadline), step
         except ShipyardError as exc:
             failures.append({"step": name, "code": exc.code, "detail": exc.detail})
+            ctx.tracing.event("fallback_step_failed", step=name, error_code=exc.code)
             if exc.code == "deadline_exceeded":
                 break
     log.warning("%s: every fallback failed after %s: %s", config.slug, cause.code, failures)

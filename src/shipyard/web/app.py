@@ -90,6 +90,11 @@ def create_app(
 
     app.include_router(drift_api)
     app.include_router(drift_pages)
+    from shipyard.review.api import router as review_api
+    from shipyard.review.pages import router as review_pages
+
+    app.include_router(review_api)
+    app.include_router(review_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])

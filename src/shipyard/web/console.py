@@ -25,6 +25,7 @@ templates = Jinja2Templates(
         _DOMAINS / "audit" / "templates",
         _DOMAINS / "batchjobs" / "templates",
         _DOMAINS / "documents" / "templates",
+        _DOMAINS / "review" / "templates",
         _DOMAINS / "assistants" / "policy" / "templates",
         _DOMAINS / "monitoring" / "drift" / "templates",
     ]

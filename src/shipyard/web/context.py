@@ -27,6 +27,7 @@ from shipyard.db.engine import make_engine
 from shipyard.db.periodic import PeriodicRunner
 from shipyard.db.session import make_sessionmaker, unit_of_work
 from shipyard.monitoring import jobs, metrics
+from shipyard.monitoring.tracing import Tracing
 from shipyard.registry.artifacts import ArtifactStore
 from shipyard.registry.cache import ServiceCache, ServiceConfig, live_configs
 from shipyard.serving import slots
@@ -60,6 +61,7 @@ class AppContext:
     runtimes: RuntimePool
     http: httpx.AsyncClient
     oidc: OIDCVerifier | None = None
+    tracing: Tracing = field(default_factory=Tracing)  # spans of the invoke path; a no-op unless exported
     started: bool = field(default=False)
     # Per process: one breaker per model version, one admission lane per version and event loop.
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
@@ -88,6 +90,7 @@ class AppContext:
         cls, settings: Settings, clock: Clock | None = None, http: httpx.AsyncClient | None = None
     ) -> AppContext:
         clock = clock or Clock()
+        tracing = Tracing.from_settings(settings.tracing)  # first: a missing exporter fails before any I/O
         engine = make_engine(settings.database_url)
         bus = ChangeBus()
         sessions = make_sessionmaker(engine, bus=bus)
@@ -106,6 +109,7 @@ class AppContext:
             runtimes=RuntimePool(store),
             http=http,
             oidc=oidc,
+            tracing=tracing,
         )
         ctx.lanes = LaneSet(lambda: ctx.model_threads)
         ctx.periodic = PeriodicRunner(sessions, clock, tick_s=settings.monitoring.tick_s)
@@ -232,6 +236,7 @@ class AppContext:
             self.runtimes.close()
             self.started = False
         metrics.unwatch(self)
+        self.tracing.shutdown()
         if self._limiter is not None:
             await self._limiter.close()
             self._limiter = None

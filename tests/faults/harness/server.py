@@ -129,8 +129,10 @@ class ShipyardServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-        # cwd alone is not on sys.path for a console script; the callable models live in tests/.
-        full_env.update(SHIPYARD_DATABASE_URL=database_url, PYTHONPATH=str(ROOT), **env)
+        # cwd alone is not on sys.path for a console script; the callable models live in tests/. The
+        # caller's PYTHONPATH stays: in a worktree it is what points `shipyard` at this tree's src/.
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        full_env.update(SHIPYARD_DATABASE_URL=database_url, PYTHONPATH=path, **env)
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [
