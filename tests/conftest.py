@@ -61,6 +61,7 @@ def _wipe(url: str) -> None:
                 "document_passages",
                 "policy_documents",
                 "predictions",
+                "rollup_buckets",
                 "periodic_leases",
                 "audit_events",
                 "console_sessions",
