@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, delete, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from shipyard.monitoring.rollups.models import (
 )
 from shipyard.monitoring.rollups.schemas import Bucket, Resolution, Totals
 from shipyard.serving.models import Prediction
+from shipyard.serving.predictions import slower_than_slo
 
 STEP: dict[str, timedelta] = {
     "minute": timedelta(minutes=1),
@@ -39,7 +40,6 @@ STEP: dict[str, timedelta] = {
     "day": timedelta(days=1),
 }
 MAX_POINTS = 500  # an automatic series resolution gives at most this many buckets, when one is kept
-DEFAULT_SLO_MS = 1000  # the registry's default, for calls of a service no longer registered
 _KEY = ("resolution", "service", "version", "start")
 
 
@@ -78,14 +78,6 @@ def _as_datetime(value: datetime | str) -> datetime:
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def slow_condition(slos: Mapping[str, int]) -> ColumnElement[bool]:
-    """SQL: the prediction took longer than its service's latency SLO (`slos`: slug -> ms)."""
-    limit: ColumnElement[Any] = (
-        case(dict(slos), value=Prediction.service, else_=DEFAULT_SLO_MS) if slos else literal(DEFAULT_SLO_MS)
-    )
-    return Prediction.latency_ms > limit
 
 
 def _latency_conditions(column: Any) -> list[ColumnElement[bool]]:
@@ -146,7 +138,7 @@ def _from_predictions(
     columns += [
         func.coalesce(func.sum(p.latency_ms), 0.0).label("latency_sum_ms"),
         func.coalesce(func.max(p.latency_ms), 0.0).label("latency_max_ms"),
-        _count_if(slow_condition(slos)).label("slow"),
+        _count_if(slower_than_slo(slos)).label("slow"),
         func.coalesce(func.sum(p.cpu_ms), 0.0).label("cpu_ms"),
         func.coalesce(func.sum(p.tokens_in), 0).label("tokens_in"),
         func.coalesce(func.sum(p.tokens_out), 0).label("tokens_out"),
