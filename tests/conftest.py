@@ -64,6 +64,7 @@ def _wipe(url: str) -> None:
                 "labels",
                 "quality_settings",
                 "predictions",
+                "rollup_buckets",
                 "periodic_leases",
                 "drift_feature_results",
                 "drift_runs",

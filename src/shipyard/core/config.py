@@ -100,6 +100,35 @@ class DriftSettings(BaseModel):
     max_profile_bytes: int = Field(16 * 1024 * 1024, ge=1024)
 
 
+class RollupSettings(BaseModel):
+    """Per-minute metric buckets built from recorded predictions, compacted into hours and days."""
+
+    every_s: float = Field(60.0, gt=0)  # how often the rollup job runs
+    # Each run recomputes the minute buckets of this recent window, so records that reach the database
+    # late (the spool ships in batches, and holds records while the database is down) are counted.
+    lookback_minutes: int = Field(120, ge=1)
+    minute_retention_hours: float = Field(48.0, gt=0)
+    hour_retention_days: float = Field(90.0, gt=0)
+    day_retention_days: float = Field(730.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sources_outlive_the_window(self) -> RollupSettings:
+        # Hours are recomputed from minutes, and days from hours, over the window's first hour and day.
+        if self.minute_retention_hours * 60 < self.lookback_minutes + 60:
+            raise ValueError(
+                "monitoring.rollups.minute_retention_hours must cover lookback_minutes plus one hour "
+                f"(lookback {self.lookback_minutes} min needs at least "
+                f"{(self.lookback_minutes + 60) / 60:g} h)"
+            )
+        if self.hour_retention_days * 24 * 60 < self.lookback_minutes + 24 * 60:
+            raise ValueError(
+                "monitoring.rollups.hour_retention_days must cover lookback_minutes plus one day "
+                f"(lookback {self.lookback_minutes} min needs at least "
+                f"{(self.lookback_minutes + 1440) / 1440:g} days)"
+            )
+        return self
+
+
 class MonitoringSettings(BaseModel):
     """Monitoring's background jobs (rollups, drift checks, alert evaluation)."""
 
@@ -108,6 +137,7 @@ class MonitoringSettings(BaseModel):
     periodic_jobs: bool = True
     tick_s: float = Field(5.0, gt=0)  # how often the thread looks for a due job
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    rollups: RollupSettings = Field(default_factory=RollupSettings)
 
 
 class TracingSettings(BaseModel):

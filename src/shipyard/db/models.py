@@ -12,6 +12,7 @@ def load_all_models() -> None:
     from shipyard.db import periodic as _periodic  # noqa: F401
     from shipyard.documents import models as _documents  # noqa: F401
     from shipyard.monitoring.drift import models as _drift  # noqa: F401
+    from shipyard.monitoring.rollups import models as _rollups  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
     from shipyard.review import models as _review  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, case, literal, select
 from sqlalchemy.orm import Session
 
 from shipyard.audit.service import Actor, record
@@ -111,3 +111,69 @@ def outputs(session: Session, request_ids: Iterable[str]) -> dict[str, Any]:
         )
         found.update((rid, output) for rid, output in rows)
     return found
+
+
+DEFAULT_SLO_MS = 1000  # the registry's default, for predictions of a service no longer registered
+
+
+def slower_than_slo(slos: Mapping[str, int]) -> ColumnElement[bool]:
+    """SQL: the prediction took longer than its service's latency SLO (`slos`: slug -> ms)."""
+    limit: ColumnElement[Any] = (
+        case(dict(slos), value=Prediction.service, else_=DEFAULT_SLO_MS) if slos else literal(DEFAULT_SLO_MS)
+    )
+    return Prediction.latency_ms > limit
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the predictions browser asks for; `services` are those the reader may see."""
+
+    services: Sequence[str]
+    version: int | None = None  # 0: calls refused before a version was chosen
+    outcome: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    slow_slos: Mapping[str, int] | None = None  # set: only calls over their service's SLO
+
+
+# Metadata only: listing shows no payload, so it is not a payload read (opening one is, and is audited).
+_LISTED = (
+    Prediction.request_id,
+    Prediction.service,
+    Prediction.version,
+    Prediction.caller,
+    Prediction.outcome,
+    Prediction.error_code,
+    Prediction.fallback,
+    Prediction.confidence,
+    Prediction.started_at,
+    Prediction.latency_ms,
+    Prediction.cost,
+)
+
+
+def search(session: Session, query: Search, *, offset: int = 0, limit: int = 50) -> list[Row[Any]]:
+    """Predictions' metadata (no inputs or outputs), newest first."""
+    stmt = select(*_LISTED).where(Prediction.service.in_(list(query.services)))
+    if query.version is not None:
+        stmt = stmt.where(
+            Prediction.version.is_(None) if query.version == 0 else Prediction.version == query.version
+        )
+    if query.outcome:
+        stmt = stmt.where(Prediction.outcome == query.outcome)
+    if query.start is not None:
+        stmt = stmt.where(Prediction.started_at >= query.start)
+    if query.end is not None:
+        stmt = stmt.where(Prediction.started_at < query.end)
+    if query.slow_slos is not None:
+        stmt = stmt.where(slower_than_slo(query.slow_slos))
+    stmt = stmt.order_by(Prediction.started_at.desc(), Prediction.request_id.desc())
+    return list(session.execute(stmt.offset(offset).limit(limit)))
+
+
+def service_of(session: Session, request_id: str) -> str:
+    """The service a recorded prediction belongs to (no payload is read, so nothing is audited)."""
+    service = session.scalar(select(Prediction.service).where(Prediction.request_id == request_id))
+    if service is None:
+        raise NotFound(f"no recorded prediction {request_id!r} (records reach the database within seconds)")
+    return service

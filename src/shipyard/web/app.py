@@ -95,6 +95,12 @@ def create_app(
 
     app.include_router(review_api)
     app.include_router(review_pages)
+    from shipyard.monitoring.rollups.api import router as rollups_api
+    from shipyard.monitoring.rollups.pages import router as dashboard_pages
+    from shipyard.serving.pages import router as predictions_pages
+
+    for router in (rollups_api, dashboard_pages, predictions_pages):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])

@@ -28,13 +28,17 @@ templates = Jinja2Templates(
         _DOMAINS / "review" / "templates",
         _DOMAINS / "assistants" / "policy" / "templates",
         _DOMAINS / "monitoring" / "drift" / "templates",
+        _DOMAINS / "serving" / "templates",
+        _DOMAINS / "monitoring" / "rollups" / "templates",
     ]
 )
 templates.env.globals["version"] = __version__
 
 # (label, path, permission) — a link shows only when the principal holds the permission.
 NAV: list[tuple[str, str, str]] = [
+    ("Dashboard", "/dashboard", "service:read"),
     ("Services", "/services", "service:read"),
+    ("Predictions", "/predictions", "prediction:read"),
     ("Jobs", "/jobs", "job:read"),
     ("Ask", "/ask", "service:invoke"),
     ("Documents", "/documents", "document:read"),

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from shipyard.audit.service import AuditFilter, list_events
 from shipyard.core.clock import FrozenClock
 from shipyard.core.errors import InvalidInput
+from shipyard.monitoring import panels
 from shipyard.monitoring.drift import history
 from shipyard.monitoring.drift import service as drift
 from shipyard.monitoring.drift.jobs import JOB_NAME
@@ -81,6 +82,12 @@ def test_the_job_flags_the_shifted_numeric_and_perturbed_categorical_only(
     assert REGISTRY.get_sample_value("shipyard_drift_detected", labels) == 1.0
     score = REGISTRY.get_sample_value("shipyard_drift_score", {**labels, "feature": "x"})
     assert score == pytest.approx(found["x"].value)
+    # The dashboard's drift block says so, and a service never checked says that.
+    with world.ctx.uow() as s:
+        badges = panels.drift_badges(s, ["scorer", "unchecked"])
+    assert (badges["scorer"].status, badges["scorer"].score) == ("drifting", pytest.approx(0.5))
+    assert badges["scorer"].href == "/services/scorer/drift"
+    assert badges["unchecked"].status == "not checked" and badges["unchecked"].score is None
 
 
 def test_too_few_calls_give_no_verdict(world: World, clock: FrozenClock, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """drift monitoring: reference profiles per version, per-service thresholds, stored checks
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-22
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import shipyard.db.base
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

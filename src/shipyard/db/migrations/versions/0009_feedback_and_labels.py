@@ -1,7 +1,7 @@
 """feedback on predictions, ground-truth labels, quality settings per service
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-23
 """
 

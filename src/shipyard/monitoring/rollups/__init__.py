@@ -1,0 +1,1 @@
+"""Metric rollups: per-minute buckets of recorded calls, compacted into hours and days."""
