@@ -11,5 +11,6 @@ def load_all_models() -> None:
     from shipyard.db import changes as _changes  # noqa: F401
     from shipyard.db import periodic as _periodic  # noqa: F401
     from shipyard.documents import models as _documents  # noqa: F401
+    from shipyard.monitoring.alerts import models as _alerts  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

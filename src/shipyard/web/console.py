@@ -26,6 +26,7 @@ templates = Jinja2Templates(
         _DOMAINS / "batchjobs" / "templates",
         _DOMAINS / "documents" / "templates",
         _DOMAINS / "assistants" / "policy" / "templates",
+        _DOMAINS / "monitoring" / "alerts" / "templates",
     ]
 )
 templates.env.globals["version"] = __version__
@@ -36,6 +37,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Jobs", "/jobs", "job:read"),
     ("Ask", "/ask", "service:invoke"),
     ("Documents", "/documents", "document:read"),
+    ("Alerts", "/alerts", "alert:read"),
     ("Audit log", "/audit", "audit:read"),
     ("Users", "/users", "user:read"),
     ("API keys", "/keys", "self"),

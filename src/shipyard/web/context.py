@@ -82,6 +82,8 @@ class AppContext:
     model_threads: ThreadPoolExecutor = field(init=False)
     # Control-plane jobs (rollups, drift, alerts): each runs in one process per interval, see db/periodic.
     periodic: PeriodicRunner = field(init=False)
+    # Blocking HTTP for the periodic jobs' thread (alert webhooks); `http` belongs to the event loop.
+    sync_http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10), init=False)
 
     @classmethod
     def build(
@@ -236,6 +238,7 @@ class AppContext:
             await self._limiter.close()
             self._limiter = None
         await self.http.aclose()
+        self.sync_http.close()
         self.engine.dispose()
 
     @contextmanager
