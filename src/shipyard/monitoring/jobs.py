@@ -18,7 +18,7 @@ def register(ctx: AppContext) -> None:
         from shipyard.monitoring.alerts.evaluate import evaluate_round
 
         def evaluate_alerts() -> None:
-            evaluate_round(ctx.sessions, ctx.settings, ctx.clock, ctx.sync_http, ctx)
+            evaluate_round(ctx.sessions, ctx.settings, ctx.clock, ctx.sync_transport, ctx)
 
         ctx.periodic.add(
             PeriodicJob("alerts.evaluate", timedelta(seconds=alerts.evaluate_every_s), evaluate_alerts)

@@ -83,7 +83,8 @@ class AppContext:
     # Control-plane jobs (rollups, drift, alerts): each runs in one process per interval, see db/periodic.
     periodic: PeriodicRunner = field(init=False)
     # Blocking HTTP for the periodic jobs' thread (alert webhooks); `http` belongs to the event loop.
-    sync_http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10), init=False)
+    # A transport, not a client: a client logs each request's URL, and a webhook URL is a secret.
+    sync_transport: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport, init=False)
 
     @classmethod
     def build(
@@ -238,7 +239,7 @@ class AppContext:
             await self._limiter.close()
             self._limiter = None
         await self.http.aclose()
-        self.sync_http.close()
+        self.sync_transport.close()
         self.engine.dispose()
 
     @contextmanager

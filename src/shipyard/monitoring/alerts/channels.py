@@ -149,16 +149,23 @@ class DeliveryFailed(Exception):
         self.retry = retry
 
 
-def send_webhook(http: httpx.Client, url: str, notice: Notice, timeout_s: float) -> None:
+def send_webhook(http: httpx.BaseTransport, url: str, notice: Notice, timeout_s: float) -> None:
+    """POST the notice. Straight to the transport: httpx's client would log the URL, a secret."""
+    timeout = httpx.Timeout(timeout_s)
+    request = httpx.Request("POST", url, json=notice.slack_body(), extensions={"timeout": timeout.as_dict()})
     try:
-        response = http.post(url, json=notice.slack_body(), timeout=timeout_s)
+        response = http.handle_request(request)
+        try:
+            text = response.read()[:200].decode(errors="replace")
+        finally:
+            response.close()
     except httpx.HTTPError as exc:
         reason = f"{type(exc).__name__}: {exc}".replace(url, check_webhook_url(url))
         raise DeliveryFailed(reason) from None
     if response.status_code >= 300:
         # 5xx and 429 are worth another try; any other refusal (a revoked hook) will not change.
         retry = response.status_code >= 500 or response.status_code == 429
-        raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}", retry=retry)
+        raise DeliveryFailed(f"HTTP {response.status_code}: {text}", retry=retry)
 
 
 def send_email(smtp: SmtpSettings, recipients: list[str], notice: Notice) -> None:

@@ -57,7 +57,7 @@ def evaluate_round(
     sessions: sessionmaker[Session],
     settings: Settings,
     clock: Clock,
-    http: httpx.Client,
+    http: httpx.BaseTransport,
     app: AppContext | None = None,
 ) -> Round:
     """Evaluate every enabled rule, then send the notifications that are due."""
@@ -205,7 +205,11 @@ class _Due:
 
 
 def notify_due(
-    sessions: sessionmaker[Session], settings: Settings, clock: Clock, http: httpx.Client, result: Round
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+    http: httpx.BaseTransport,
+    result: Round,
 ) -> None:
     with unit_of_work(sessions) as session:
         due = _due(session, settings, clock.now())

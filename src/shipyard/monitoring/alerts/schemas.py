@@ -47,7 +47,7 @@ class RuleBase(BaseModel):
     channels: list[str] = Field(default_factory=list, description="Names of the channels to notify.")
     enabled: bool = True
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, validate_default=True)
 
     @field_validator("window", "for_")
     @classmethod
