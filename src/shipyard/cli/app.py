@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
-from shipyard.cli import admin, documents_cmds, eval_cmds, jobs_cmds, registry_cmds
+from shipyard.cli import admin, alerts_cmds, documents_cmds, eval_cmds, jobs_cmds, registry_cmds
 from shipyard.cli.common import HomeOption, cli_actor, console, err, session_for, settings_for
 from shipyard.core.config import Settings
 
@@ -25,6 +25,7 @@ app.add_typer(registry_cmds.services_app, name="services")
 app.add_typer(registry_cmds.versions_app, name="versions")
 app.add_typer(jobs_cmds.jobs_app, name="jobs")
 app.add_typer(documents_cmds.documents_app, name="documents")
+app.add_typer(alerts_cmds.alerts_app, name="alerts")
 app.command("eval")(eval_cmds.run_eval)
 
 
