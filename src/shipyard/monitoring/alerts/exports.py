@@ -67,6 +67,8 @@ def prometheus_rules(session: Session) -> PrometheusExport:
             targets = [*sorted(slos)]
         else:
             targets = [None]
+        if not targets:
+            skipped.append(f"{rule.name}: no service yet to multiply its × SLO threshold for")
         for service in targets:
             threshold = (
                 rule.threshold * slos.get(service or "", 0)
@@ -82,7 +84,8 @@ def prometheus_rules(session: Session) -> PrometheusExport:
                 "alert": alert_name(rule.name),
                 "expr": expr,
                 "for": promql_duration(rule.for_s),
-                "labels": {"severity": rule.severity, "shipyard_rule": rule.name},
+                "labels": {"severity": rule.severity, "shipyard_rule": rule.name}
+                | ({"service": service} if service and rule.service is None else {}),
                 "annotations": {
                     "summary": f"{rule.name} on {where}: {rule.signal} {rule.comparison} {threshold:g}",
                     "description": rule.description or f"{rule.signal} is {{{{ $value }}}}",

@@ -66,8 +66,14 @@ def rules_page(request: Request, principal: Reader) -> HTMLResponse:
 
 
 def _fail(request: Request, exc: ShipyardError) -> HTMLResponse:
-    return render(request, "error.html", status_code=status_for(exc), status=status_for(exc),
-                  title="That did not work", detail=exc.detail)  # fmt: skip
+    return render(
+        request,
+        "error.html",
+        status_code=status_for(exc),
+        status=status_for(exc),
+        title="That did not work",
+        detail=exc.detail,
+    )
 
 
 @router.post("/alerts/rules/defaults")
