@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from shipyard.audit.service import Actor, record
 from shipyard.core.errors import Conflict, InvalidInput, NotFound
 from shipyard.monitoring.alerts import channels as senders
+from shipyard.monitoring.alerts.defaults import DEFAULT_RULES, runbook_for
 from shipyard.monitoring.alerts.models import Alert, AlertChannel, AlertDelivery, AlertRule, Silence
 from shipyard.monitoring.alerts.schemas import (
     AlertRead,
@@ -26,81 +27,6 @@ from shipyard.monitoring.alerts.schemas import (
 )
 from shipyard.monitoring.alerts.signals import get_signal
 from shipyard.registry import service as registry
-
-# Runbook pages (docs/runbooks/) for the signals that have one; a rule may name its own link instead.
-RUNBOOKS = {
-    "error_rate": "high-error-rate.md",
-    "p95_latency_ms": "slow-replies.md",
-    "fallback_rate": "model-errors.md",
-    "abstention_rate": "assistant-abstaining.md",
-    "call_volume": "traffic-change.md",
-    "spool_backlog": "spool-full.md",
-    "breaker_open": "breaker-open.md",
-    "drift": "drift.md",
-    "accuracy": "accuracy-drop.md",
-}
-
-# Offered by `shipyard alerts install-defaults` and POST /v1/alerts/rules/defaults: every service.
-DEFAULT_RULES: list[dict[str, Any]] = [
-    {
-        "name": "high-error-rate",
-        "signal": "error_rate",
-        "threshold": 0.05,
-        "window": "5m",
-        "for": "5m",
-        "severity": "critical",
-        "description": "More than 5% of calls failed over 5 minutes.",
-    },
-    {
-        "name": "slow-replies",
-        "signal": "p95_latency_ms",
-        "threshold": 1.0,
-        "threshold_unit": "slo",
-        "window": "10m",
-        "for": "10m",
-        "description": "p95 latency above the service's latency SLO.",
-    },
-    {
-        "name": "high-fallback-rate",
-        "signal": "fallback_rate",
-        "threshold": 0.2,
-        "window": "10m",
-        "for": "10m",
-        "description": "More than 20% of calls answered by a fallback step.",
-    },
-    {
-        "name": "high-abstention-rate",
-        "signal": "abstention_rate",
-        "threshold": 0.3,
-        "window": "30m",
-        "for": "15m",
-        "severity": "info",
-        "description": "The model abstains on more than 30% of calls.",
-    },
-    {
-        "name": "breaker-open",
-        "signal": "breaker_open",
-        "threshold": 0,
-        "window": "1m",
-        "for": "1m",
-        "severity": "critical",
-        "description": "A version's circuit breaker is open.",
-    },
-    {
-        "name": "spool-backlog",
-        "signal": "spool_backlog",
-        "threshold": 10000,
-        "window": "1m",
-        "for": "5m",
-        "description": "Recorded calls are not reaching the database.",
-    },
-]
-
-
-def runbook_for(signal: str, base_url: str) -> str:
-    page = RUNBOOKS.get(signal)
-    return f"{base_url.rstrip('/')}/{page}" if page else ""
-
 
 # -- rules --------------------------------------------------------------------------------------------
 
@@ -460,7 +386,7 @@ def create_channel(session: Session, actor: Actor, data: ChannelCreate, *, secre
         updated_at=now,
     )
     _set_target(
-        channel, data.url, data.recipients if data.kind == "email" else data.recipients or None, secret
+        channel, data.url, data.recipients or None if data.kind == "webhook" else data.recipients, secret
     )
     session.add(channel)
     session.flush()
