@@ -8,7 +8,7 @@ import httpx
 from shipyard.audit import service as audit
 from tests.factories import World, bearer
 from tests.monitoring.alerts.conftest import Receiver
-from tests.monitoring.alerts.helpers import calls, evaluate
+from tests.monitoring.alerts.helpers import alerts_now, calls, email, evaluate, rule
 
 SECRET_URL_PART = "s3cr3t-token"
 
@@ -185,6 +185,8 @@ async def test_console_pages(client: httpx.AsyncClient, world: World) -> None:
     world.service("echo")
     r = await client.post("/alerts/rules/defaults", headers=admin)
     assert r.status_code == 303 and r.headers["location"] == "/alerts/rules?flash=defaults"
+    email(world, "oncall", ["oncall@example.com"])  # no mail server is set: its delivery fails
+    rule(world, "errors-mail", "error_rate", 0.5, channels=["oncall"])
     calls(world, "echo", "failed", 10)
     evaluate(world)
 
@@ -196,6 +198,9 @@ async def test_console_pages(client: httpx.AsyncClient, world: World) -> None:
     alert_id = fragment.text.split('data-alert="')[1].split('"')[0]
     detail = await client.get(f"/alerts/{alert_id}", headers=analyst)
     assert detail.status_code == 200 and "Deliveries" in detail.text
+    (mailed,) = [a for a in alerts_now(world) if a.rule == "errors-mail"]
+    detail = await client.get(f"/alerts/{mailed.id}", headers=analyst)
+    assert "oncall" in detail.text and "no mail server: set SHIPYARD_ALERTS__SMTP__HOST" in detail.text
     missing = await client.get("/alerts/nope", headers=analyst)
     assert missing.status_code == 404
 

@@ -190,3 +190,35 @@ async def test_a_silenced_alert_changes_state_but_notifies_only_after_the_silenc
     evaluate(world)
     assert [b["shipyard"]["service"] for b in receiver.bodies] == ["other", "echo"]
     assert not {a.service: a for a in alerts_now(world)}["echo"].silenced
+
+
+async def test_a_failing_signal_leaves_its_alerts_alone_and_other_rules_still_run(world: World) -> None:
+    from shipyard.monitoring.alerts.signals import _SIGNALS, register_signal
+
+    broken = {"now": False}
+
+    def flaky(q: object) -> dict[str, float]:
+        if broken["now"]:
+            raise RuntimeError("feature store down")
+        return {"echo": 1.0}
+
+    world.service("echo")
+    register_signal("flaky", flaky)
+    try:
+        rule(world, "flaky-rule", "flaky", 0.5)
+        rule(world, "errors", "error_rate", 0.5)
+        evaluate(world)
+        assert [(a.rule, a.state) for a in alerts_now(world)] == [("flaky-rule", "firing")]
+        broken["now"] = True
+        world.ctx.clock.advance(seconds=30)
+        calls(world, "echo", "failed", 2)
+        evaluate(world)
+        assert sorted((a.rule, a.state) for a in alerts_now(world)) == [
+            ("errors", "firing"),
+            ("flaky-rule", "firing"),  # unknown is not resolved
+        ]
+    finally:
+        _SIGNALS.pop("flaky")
+    with world.ctx.uow() as s:
+        alerts.delete_rule(s, world.actor(), "flaky-rule")  # its alerts go with it
+    assert [a.rule for a in alerts_now(world)] == ["errors"]

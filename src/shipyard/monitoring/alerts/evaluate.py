@@ -143,6 +143,7 @@ def _step(
             threshold=threshold,
             started_at=now,
             evaluated_at=now,
+            silenced=alerts.silenced(session, rule.id, service, now),
         )
         session.add(alert)
         session.flush()
@@ -153,7 +154,7 @@ def _step(
         if not holds:
             _move(session, actor, now, rule.name, alert, RESOLVED, result)
             return
-    alert.silenced = alerts.silenced(session, rule.id, service, now)
+        alert.silenced = alerts.silenced(session, rule.id, service, now)
     if alert.state == PENDING and now - alert.started_at >= timedelta(seconds=rule.for_s):
         alert.trigger_value = value
         _move(session, actor, now, rule.name, alert, FIRING, result)
