@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import anyio.to_thread
+import httpx
 import pytest
 
 from shipyard.core.errors import InvalidInput
 from shipyard.monitoring.alerts.signals import SignalQuery, all_signals, get_signal, register_signal
 from shipyard.serving.policy import BreakerPolicy
-from tests.factories import World
+from tests.factories import World, bearer
 from tests.monitoring.alerts.conftest import record, ship
 
 
@@ -105,3 +107,19 @@ def test_a_plugin_signal_is_one_call() -> None:
         from shipyard.monitoring.alerts import signals
 
         signals._SIGNALS.pop("constant")
+
+
+async def test_signals_see_calls_made_through_the_invoke_path(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    key = bearer(world.user_with_key("app", ["consumer"]))
+    world.service("echo")
+    for x in (1, 2, 3):
+        r = await client.post("/v1/services/echo/invoke", json={"inputs": {"x": x}}, headers=key)
+        assert r.status_code == 200
+    world.version("echo", "tests.factories:boom", make_live=True)
+    r = await client.post("/v1/services/echo/invoke", json={"inputs": {"x": 4}}, headers=key)
+    assert (r.status_code, r.json()["code"]) == (502, "model_failed")
+    assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)
+    assert values(world, "error_rate", ["echo"]) == {"echo": 0.25}
+    assert values(world, "call_volume", ["echo"]) == {"echo": 4.0}
