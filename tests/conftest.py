@@ -55,6 +55,11 @@ def _wipe(url: str) -> None:
         with engine.begin() as conn:
             conn.execute(text("UPDATE services SET live_version_id = NULL"))
             for table in [
+                "alert_deliveries",
+                "alert_silences",
+                "alerts",
+                "alert_channels",
+                "alert_rules",
                 "batch_row_attempts",
                 "batch_dead_letters",
                 "batch_jobs",

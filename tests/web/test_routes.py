@@ -175,6 +175,7 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
         "/v1/documents", headers=bearer(keys["admin"]), **document_upload("fixture")
     )
     assert document.status_code == 201, document.text
+    alerting = await alert_fixtures(world, client, keys["admin"])
     return Fixtures(
         keys=keys,
         params={
@@ -185,9 +186,39 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
             "request_id": request_id,
             "job_id": job.json()["id"],
             "document_id": document.json()["document"]["id"],
+            **alerting,
         },
         login_user=role_user("admin"),
     )
+
+
+async def alert_fixtures(world: World, client: httpx.AsyncClient, admin_key: str) -> dict[str, str]:
+    """A channel, a rule that fires on echo's call, its alert, and a silence, for the /v1/alerts routes."""
+    headers = bearer(admin_key)
+    r = await client.post(
+        "/v1/alerts/channels",
+        json={"name": "matrix-mail", "kind": "email", "recipients": ["ops@example.com"]},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/alerts/rules",
+        json={"name": "matrix-rule", "signal": "call_volume", "threshold": 0, "service": "echo"},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    assert "alerts.evaluate" in world.ctx.periodic.run_due()
+    (alert,) = (await client.get("/v1/alerts", headers=headers)).json()
+    r = await client.post(
+        "/v1/alerts/silences", json={"service": "echo", "duration": "1h", "reason": "matrix"}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    return {
+        "alert_id": alert["id"],
+        "rule_name": "matrix-rule",
+        "channel_name": "matrix-mail",
+        "silence_id": r.json()["id"],
+    }
 
 
 def document_upload(tag: str) -> dict[str, Any]:
@@ -247,6 +278,17 @@ def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
             "json": {"start": "2020-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}
         },
         ("PUT", "/v1/services/{slug}/drift/thresholds"): {"json": {"ks_statistic": 0.02}},
+        ("POST", "/v1/alerts/rules"): {
+            "json": {"name": f"rule-{tag}", "signal": "error_rate", "threshold": 0.5, "service": "echo"}
+        },
+        ("PATCH", "/v1/alerts/rules/{rule_name}"): {"json": {"description": f"changed by {tag}"}},
+        ("POST", "/v1/alerts/channels"): {
+            "json": {"name": f"mail-{tag}", "kind": "email", "recipients": [f"{tag}@example.com"]}
+        },
+        ("PATCH", "/v1/alerts/channels/{channel_name}"): {"json": {"recipients": [f"{tag}@example.com"]}},
+        ("POST", "/v1/alerts/silences"): {"json": {"service": "echo", "duration": "1h", "reason": tag}},
+        ("POST", "/alerts/silences"): {"data": {"service": "echo", "duration": "1h", "reason": tag}},
+        ("POST", "/alerts/rules/{rule_name}/enabled"): {"data": {"enabled": "true"}},
     }
     kwargs = bodies.get((ep.method, ep.path))
     if kwargs is None:

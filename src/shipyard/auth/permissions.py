@@ -30,6 +30,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # policy documents: every read of a document's content is audited
     "document:read": ALL,
     "document:write": frozenset({"admin", "owner"}),
+    # monitoring: alert rules, silences and channels are not scoped to one service
+    "alert:read": STAFF,
+    "alert:manage": frozenset({"admin", "owner", "operator"}),
     # governance
     "audit:read": frozenset({"admin", "analyst"}),
     "audit:verify": frozenset({"admin"}),

@@ -156,6 +156,35 @@ class TracingSettings(BaseModel):
         return bool(self.otlp_endpoint)
 
 
+class SmtpSettings(BaseModel):
+    """The mail server alert e-mails are sent through (stdlib smtplib)."""
+
+    host: str | None = None  # unset: e-mail channels fail their deliveries with a clear error
+    port: int = Field(587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "shipyard@localhost"  # the From address
+    starttls: bool = True  # upgrade a plain connection with STARTTLS (port 587)
+    ssl: bool = False  # implicit TLS from the first byte (port 465); overrides starttls
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class AlertSettings(BaseModel):
+    """Alert evaluation and notification delivery (see docs/alerts.md)."""
+
+    enabled: bool = True  # evaluate rules in the periodic job
+    evaluate_every_s: float = Field(30.0, gt=0)
+    # A firing alert is notified once, then again every repeat interval while it keeps firing.
+    repeat_interval_s: float = Field(4 * 3600.0, gt=0)
+    delivery_attempts: int = Field(4, ge=1, le=20)  # per notification per evaluation round
+    delivery_backoff_s: float = Field(1.0, ge=0)  # wait before the 2nd attempt; doubles each time
+    delivery_backoff_max_s: float = Field(30.0, ge=0)
+    delivery_timeout_s: float = Field(10.0, gt=0)
+    # Where rules' default runbook links point: the runbook pages of docs/, wherever you publish them.
+    runbook_base_url: str = "docs/runbooks"  # e.g. https://wiki.example.com/shipyard/runbooks
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+
 class AssistantSettings(BaseModel):
     """The policy assistant: OCR of scanned uploads and the optional generation endpoint."""
 
@@ -191,6 +220,7 @@ class Settings(BaseSettings):
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

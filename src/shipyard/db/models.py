@@ -11,6 +11,7 @@ def load_all_models() -> None:
     from shipyard.db import changes as _changes  # noqa: F401
     from shipyard.db import periodic as _periodic  # noqa: F401
     from shipyard.documents import models as _documents  # noqa: F401
+    from shipyard.monitoring.alerts import models as _alerts  # noqa: F401
     from shipyard.monitoring.drift import models as _drift  # noqa: F401
     from shipyard.monitoring.rollups import models as _rollups  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401

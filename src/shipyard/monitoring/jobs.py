@@ -35,3 +35,13 @@ def register(ctx: AppContext) -> None:
         refresh_accuracy(ctx)
 
     ctx.periodic.add(PeriodicJob("accuracy", EVERY, accuracy))
+    alerts = ctx.settings.alerts
+    if alerts.enabled:
+        from shipyard.monitoring.alerts.evaluate import evaluate_round
+
+        def evaluate_alerts() -> None:
+            evaluate_round(ctx.sessions, ctx.settings, ctx.clock, ctx.sync_transport, ctx)
+
+        ctx.periodic.add(
+            PeriodicJob("alerts.evaluate", timedelta(seconds=alerts.evaluate_every_s), evaluate_alerts)
+        )

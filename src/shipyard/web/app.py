@@ -101,6 +101,11 @@ def create_app(
 
     for router in (rollups_api, dashboard_pages, predictions_pages):
         app.include_router(router)
+    from shipyard.monitoring.alerts.api import router as alerts_api
+    from shipyard.monitoring.alerts.pages import router as alerts_pages
+
+    app.include_router(alerts_api)
+    app.include_router(alerts_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["health"])

@@ -30,6 +30,7 @@ templates = Jinja2Templates(
         _DOMAINS / "monitoring" / "drift" / "templates",
         _DOMAINS / "serving" / "templates",
         _DOMAINS / "monitoring" / "rollups" / "templates",
+        _DOMAINS / "monitoring" / "alerts" / "templates",
     ]
 )
 templates.env.globals["version"] = __version__
@@ -42,6 +43,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Jobs", "/jobs", "job:read"),
     ("Ask", "/ask", "service:invoke"),
     ("Documents", "/documents", "document:read"),
+    ("Alerts", "/alerts", "alert:read"),
     ("Audit log", "/audit", "audit:read"),
     ("Users", "/users", "user:read"),
     ("API keys", "/keys", "self"),

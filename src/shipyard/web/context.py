@@ -84,6 +84,9 @@ class AppContext:
     model_threads: ThreadPoolExecutor = field(init=False)
     # Control-plane jobs (rollups, drift, alerts): each runs in one process per interval, see db/periodic.
     periodic: PeriodicRunner = field(init=False)
+    # Blocking HTTP for the periodic jobs' thread (alert webhooks); `http` belongs to the event loop.
+    # A transport, not a client: a client logs each request's URL, and a webhook URL is a secret.
+    sync_transport: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport, init=False)
 
     @classmethod
     def build(
@@ -241,6 +244,7 @@ class AppContext:
             await self._limiter.close()
             self._limiter = None
         await self.http.aclose()
+        self.sync_transport.close()
         self.engine.dispose()
 
     @contextmanager

@@ -37,13 +37,17 @@ def test_reference_thresholds_and_check_from_the_command_line(tmp_path: Path) ->
     limits.write_text(json.dumps({"ks_statistic": 0.05}))
     out = ok(cli("drift", "reference", "upload", "scorer", "1", str(good), "--kind", "plan=text", home=home))
     assert "Reference for scorer v1: 120 rows" in out and "plan (text)" in out
-    shown, thresholds, failed, unknown = cli_many(
+    shown, thresholds, failed, unknown, rebuilt, bad_since = cli_many(
         ("drift", "reference", "show", "scorer", "1"),
         ("drift", "thresholds", "scorer", "--set", str(limits)),
         ("drift", "reference", "upload", "scorer", "1", str(bad)),
         ("drift", "reference", "show", "scorer", "7"),
+        ("rollups", "rebuild", "--since", "2d"),  # the dashboard's backfill, on the same instance
+        ("rollups", "rebuild", "--since", "soon"),
         home=home,
     )
+    assert "Rebuilt 0 minute, 0 hour and 0 day bucket(s) since 2d ago" in ok(rebuilt)  # no calls yet
+    fails(bad_since, "--since", "is not a duration")
     assert json.loads(ok(shown))["source"] == "upload:jsonl"
     assert json.loads(ok(thresholds))["overrides"] == {"ks_statistic": 0.05}
     fails(failed, "bad_file", "line 2 is not valid JSON")

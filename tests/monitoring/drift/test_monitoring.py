@@ -12,6 +12,7 @@ from shipyard.audit.service import AuditFilter, list_events
 from shipyard.core.clock import FrozenClock
 from shipyard.core.errors import InvalidInput
 from shipyard.monitoring import panels
+from shipyard.monitoring.alerts.signals import SignalQuery, get_signal
 from shipyard.monitoring.drift import history
 from shipyard.monitoring.drift import service as drift
 from shipyard.monitoring.drift.jobs import JOB_NAME
@@ -46,6 +47,12 @@ def scheduled(world: World, clock: FrozenClock) -> history.DriftStatus:
     return status
 
 
+def alert_signal(world: World, name: str) -> dict[str, float]:
+    with world.ctx.uow() as s:
+        query = SignalQuery(s, world.ctx.clock.now(), timedelta(hours=1), ["scorer"], world.ctx)
+        return dict(get_signal(name).fn(query))
+
+
 def features(world: World) -> dict[str, FeatureRead]:
     with world.ctx.uow() as s:
         (run,) = history.latest_runs(s, "scorer")
@@ -63,6 +70,7 @@ def test_the_job_flags_the_shifted_numeric_and_perturbed_categorical_only(
     status = scheduled(world, clock)
     assert status.verdict == "ok" and status.drifted_features == ()
     assert status.live_rows == 3000
+    assert alert_signal(world, "drift") == {"scorer": 0.0}
     # Then an hour later, x shifted by half a standard deviation and region's shares turned around.
     clock.advance(hours=1)
     record(world, "scorer", rows(3000, seed=3, shift=0.5, region_p=[0.1, 0.2, 0.3, 0.4]), clock.now())
@@ -82,6 +90,8 @@ def test_the_job_flags_the_shifted_numeric_and_perturbed_categorical_only(
     assert REGISTRY.get_sample_value("shipyard_drift_detected", labels) == 1.0
     score = REGISTRY.get_sample_value("shipyard_drift_score", {**labels, "feature": "x"})
     assert score == pytest.approx(found["x"].value)
+    assert alert_signal(world, "drift") == {"scorer": 1.0}
+    assert alert_signal(world, "drift_share") == {"scorer": pytest.approx(0.5)}
     # The dashboard's drift block says so, and a service never checked says that.
     with world.ctx.uow() as s:
         badges = panels.drift_badges(s, ["scorer", "unchecked"])

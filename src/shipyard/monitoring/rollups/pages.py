@@ -114,6 +114,7 @@ def dashboard_page(
         slugs = [s.slug for s in services]
         totals = rollups.summaries(session, slugs, w.start, w.end, kept=kept, now=now) if slugs else {}
         drift = panels.drift_badges(session, slugs)
+        alerts = panels.firing_alerts(session, slugs) if ctx.settings.alerts.enabled else None
         per_service = {
             slug: _by_start(
                 rollups.series(session, slug, w.start, w.end, kept=kept, now=now, resolution=w.bars)[1]
@@ -161,7 +162,7 @@ def dashboard_page(
         overall=rollups.merge(r.totals for r in rows),
         charts=charts,
         fmt_number=fmt_number,
-        alerts=None,
+        alerts=alerts,
         drift=drift,
     )
 
@@ -185,6 +186,7 @@ def service_dashboard_page(
         )
         lines = rollups.series(session, slug, w.start, w.end, kept=kept, now=now, resolution=w.lines)[1]
         drift = panels.drift_badges(session, [slug])
+        alerts = panels.firing_alerts(session, [slug]) if ctx.settings.alerts.enabled else None
     may_browse = principal.can("prediction:read", service=slug, service_owner=service.owner_id)
     row = Row(slug, service.name, service.latency_slo_ms, totals, _links(slug, w) if may_browse else None)
     periods = _periods(w, w.bars)
@@ -233,6 +235,6 @@ def service_dashboard_page(
         outcomes=OUTCOMES,
         charts=charts,
         fmt_number=fmt_number,
-        alerts=None,
+        alerts=alerts,
         drift=drift,
     )

@@ -1,7 +1,7 @@
 """feedback on predictions, ground-truth labels, quality settings per service
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-23
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import shipyard.db.base
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Alerts: rules over signals, pending/firing/resolved states, silences, and notification channels."""
