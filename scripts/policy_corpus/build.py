@@ -19,6 +19,7 @@ import bluepeak_docs
 import bluepeak_questions
 import cedar_docs
 import cedar_questions
+import dev_questions
 import general_questions
 import northwind_docs
 import northwind_questions
@@ -44,7 +45,12 @@ def all_documents() -> list[Doc]:
 
 
 def all_questions() -> list[Q]:
-    """Every labelled question, in a fixed order."""
+    """Every labelled question, in a fixed order: the frozen set, then the later dev-only additions."""
+    return frozen_questions() + dev_questions.QUESTIONS
+
+
+def frozen_questions() -> list[Q]:
+    """The first question set, whose dev/test split is fixed (its test part is the held-out set)."""
     return (
         northwind_questions.QUESTIONS
         + bluepeak_questions.QUESTIONS
@@ -118,7 +124,7 @@ def main() -> int:
             texts[doc.file] = [normalise(page_text(doc, i)) for i in range(len(doc.pages))]
     questions = all_questions()
     check_questions(questions, docs, texts, status)
-    rows = assign_splits(questions)
+    rows = assign_splits(frozen_questions(), dev_questions.QUESTIONS)
 
     shutil.rmtree(OUT / "documents", ignore_errors=True)
     shutil.rmtree(SIDECARS, ignore_errors=True)

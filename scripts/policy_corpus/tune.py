@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,7 @@ from shipyard.assistants.policy.embedder import Embedder  # noqa: E402
 from shipyard.assistants.policy.index import IndexedPassage, PolicyIndex, embed_passages  # noqa: E402
 from shipyard.assistants.policy.insurers import detect_insurer  # noqa: E402
 from shipyard.assistants.policy.retrieve import DEFAULT_FUSION, Fusion, Hit, retrieve  # noqa: E402
+from shipyard.assistants.policy.sentences import SentenceVectors  # noqa: E402
 from shipyard.documents.extract import extract, split_passages  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "shipyard-policy-tune"
@@ -125,16 +127,22 @@ def is_correct(question: Any, citations: Sequence[Any]) -> bool:
     return right_doc and all(_norm(e) in quoted for e in question.evidence)
 
 
-def run(index: PolicyIndex, embedder: Embedder, questions: Sequence[Any], fusion: Fusion) -> list[Outcome]:
+def run(
+    index: PolicyIndex,
+    embedder: Embedder,
+    questions: Sequence[Any],
+    fusion: Fusion,
+    sentences: SentenceVectors | None = None,
+) -> list[Outcome]:
     """Embed, retrieve and draft each question, timing the three together."""
+    sentences = sentences or SentenceVectors(embedder.encode)
     out: list[Outcome] = []
     for q in questions:
         t0 = time.perf_counter()
         insurer = detect_insurer(q.question, index.insurers)
-        hits = retrieve(
-            index, q.question, embedder.encode([q.question])[0], insurer=insurer, k=K, fusion=fusion
-        )
-        draft = draft_answer(q.question, hits)
+        vector = embedder.encode([q.question])[0]
+        hits = retrieve(index, q.question, vector, insurer=insurer, k=K, fusion=fusion)
+        draft = draft_answer(q.question, hits, similarity=partial(sentences.similarity, vector))
         seconds = time.perf_counter() - t0
         features = draft.features if draft else dict.fromkeys(FEATURES, 0.0)
         correct = draft is not None and is_correct(q, draft.citations)
@@ -209,13 +217,23 @@ def report(
     """The figures with the fitted calibration and threshold, as the service would answer."""
     answers: list[Answer] = []
     seconds: list[float] = []
+    sentences = SentenceVectors(embedder.encode)
     for o in outcomes:
-        # timed as the service runs it: embed, retrieve, answer
+        # timed as the service runs it: embed, retrieve, answer (unit vectors made on first use, as there)
         t0 = time.perf_counter()
         text = o.question.question
         insurer = detect_insurer(text, index.insurers)
-        hits = retrieve(index, text, embedder.encode([text])[0], insurer=insurer, k=K)
-        answers.append(answer_question(text, hits, threshold=calibration.threshold, calibration=calibration))
+        vector = embedder.encode([text])[0]
+        hits = retrieve(index, text, vector, insurer=insurer, k=K)
+        answers.append(
+            answer_question(
+                text,
+                hits,
+                threshold=calibration.threshold,
+                calibration=calibration,
+                similarity=partial(sentences.similarity, vector),
+            )
+        )
         seconds.append(time.perf_counter() - t0)
     f = figures(outcomes, [a.confidence for a in answers], calibration.threshold)
     answered = [(a, o) for a, o in zip(answers, outcomes, strict=True) if a.answered]

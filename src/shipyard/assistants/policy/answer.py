@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from shipyard.assistants.policy.calibration import Calibration
 from shipyard.assistants.policy.insurers import detect_insurer, insurer_like_names
@@ -39,7 +41,11 @@ FEATURES: tuple[str, ...] = (
     "answer_rank",
     "unknown_terms",
     "value_missing",
+    "answer_dense",
 )
+
+# cosine similarity of the question with each unit text (MiniLM, `sentences.SentenceVectors`)
+UnitSimilarity = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,9 @@ ANSWER_TYPE_BONUS = 0.1
 # how a unit is scored: its own coverage of the question, the same with its heading, and its passage's
 # retrieval score relative to the best (on dev, anything near these weights does as well)
 UNIT_WEIGHTS = (0.5, 0.3, 0.2)
+# plus this times the MiniLM cosine of the unit with the question, when unit vectors are available:
+# it finds the answering sentence when the two share few words ("deadline" vs "must be requested within")
+UNIT_DENSE_WEIGHT = 0.5
 
 
 def _expected_values(question: str) -> list[re.Pattern[str]]:
@@ -160,28 +169,36 @@ class _Candidate:
     score: float
     pool_index: int
     unit_index: int
+    cosine: float = 0.0
 
 
-def _candidates(question: str, pool: Sequence[Hit], top_score: float) -> list[tuple[_Candidate, list[Unit]]]:
+def _candidates(
+    question: str, pool: Sequence[Hit], top_score: float, similarity: UnitSimilarity | None
+) -> list[tuple[_Candidate, list[Unit]]]:
     """Every unit of the pool's passages, scored by the question terms it (and its heading) holds,
-    its passage's retrieval score, and whether it carries the kind of value the question asks for."""
+    its passage's retrieval score, its embedding's similarity to the question, and whether it carries
+    the kind of value the question asks for."""
     terms = pool[0].query_terms
     expected = _expected_values(question)
+    split = [split_units(hit.passage.text, kind=hit.passage.kind) for hit in pool]
+    texts = [hit.passage.text[u.start : u.end] for hit, units in zip(pool, split, strict=True) for u in units]
+    cosines = iter(similarity(texts) if similarity is not None and texts else np.zeros(len(texts)))
     out: list[tuple[_Candidate, list[Unit]]] = []
-    for h_index, hit in enumerate(pool):
-        units = split_units(hit.passage.text, kind=hit.passage.kind)
+    for h_index, (hit, units) in enumerate(zip(pool, split, strict=True)):
         context = _tokens(f"{hit.passage.heading or ''} {hit.passage.title}")
         for u_index, unit in enumerate(units):
             text = hit.passage.text[unit.start : unit.end]
             present = _tokens(text)
+            cosine = float(next(cosines))
             score = (
                 UNIT_WEIGHTS[0] * _coverage(terms, present)
                 + UNIT_WEIGHTS[1] * _coverage(terms, present | context)
                 + UNIT_WEIGHTS[2] * hit.score / top_score
+                + UNIT_DENSE_WEIGHT * cosine
             )
             if expected and any(p.search(text) for p in expected):
                 score += ANSWER_TYPE_BONUS
-            out.append((_Candidate(score, h_index, u_index), units))
+            out.append((_Candidate(score, h_index, u_index, cosine), units))
     return out
 
 
@@ -189,8 +206,14 @@ def _same_version(a: Hit, b: Hit) -> bool:
     return (a.passage.doc_key, a.passage.version) == (b.passage.doc_key, b.passage.version)
 
 
-def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
-    """The best quotable answer in the hits (from one insurer only), with its confidence features."""
+def draft_answer(
+    question: str, hits: Sequence[Hit], *, similarity: UnitSimilarity | None = None
+) -> Draft | None:
+    """The best quotable answer in the hits (from one insurer only), with its confidence features.
+
+    `similarity` scores unit texts against the question (MiniLM cosine); without it, units are chosen
+    by their terms alone and the `answer_dense` feature falls back to the passage's cosine.
+    """
     if not hits:
         return None
     named = detect_insurer(question, {h.passage.insurer for h in hits})
@@ -199,7 +222,7 @@ def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
     pool = [h for h in hits if h.passage.insurer == insurer][:CANDIDATE_PASSAGES]
     terms = hits[0].query_terms
     top_score = hits[0].score if hits[0].score > 0 else 1.0
-    scored = _candidates(question, pool, top_score)
+    scored = _candidates(question, pool, top_score, similarity)
     if not scored:
         return None
     scored.sort(key=lambda c: -c[0].score)
@@ -255,6 +278,8 @@ def draft_answer(question: str, hits: Sequence[Hit]) -> Draft | None:
         "unknown_terms": float(sum(not t.in_index for t in terms)),
         # the question asks for a duration, count, age, amount or contact and the quotes hold none
         "value_missing": 1.0 if expected and not any(p.search(quoted_text) for p in expected) else 0.0,
+        # how close the chosen sentence itself is to the question, not just its passage
+        "answer_dense": best.cosine if similarity is not None else hit.dense,
     }
     return Draft(
         hit=hit,
@@ -292,13 +317,18 @@ def _flat(text: str) -> str:
 
 
 def answer_question(
-    question: str, hits: Sequence[Hit], *, threshold: float, calibration: Calibration
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    threshold: float,
+    calibration: Calibration,
+    similarity: UnitSimilarity | None = None,
 ) -> Answer:
     """Answer from the hits with quotes and citations, or abstain when the calibrated confidence is low."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
     closest = list(hits)
-    draft = draft_answer(question, hits)
+    draft = draft_answer(question, hits, similarity=similarity)
     if draft is None:
         return Answer(False, ABSTAIN_TEXT, [], 0.0, "no passage was retrieved", closest)
     coverage = draft.features["context_coverage"]

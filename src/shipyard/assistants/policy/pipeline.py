@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from shipyard.assistants.policy.answer import Answer, answer_question
 from shipyard.assistants.policy.calibration import Calibration
 from shipyard.assistants.policy.embedder import Embedder
 from shipyard.assistants.policy.index import PolicyIndex
 from shipyard.assistants.policy.insurers import detect_insurer
 from shipyard.assistants.policy.retrieve import DEFAULT_FUSION, Fusion, retrieve
+from shipyard.assistants.policy.sentences import SentenceVectors
 
 DEFAULT_K = 8
 
@@ -21,8 +24,12 @@ def ask(
     threshold: float | None = None,
     k: int = DEFAULT_K,
     fusion: Fusion = DEFAULT_FUSION,
+    sentences: SentenceVectors | None = None,
 ) -> Answer:
-    """Answer a billing question from the index, restricted to the insurer it names (if any)."""
+    """Answer a billing question from the index, restricted to the insurer it names (if any).
+
+    Pass the same `sentences` on every call to keep the quotable units' vectors between questions.
+    """
     question = question.strip()
     if not question:
         raise ValueError("the question is empty")
@@ -34,4 +41,5 @@ def ask(
         hits,
         threshold=calibration.threshold if threshold is None else threshold,
         calibration=calibration,
+        similarity=partial((sentences or SentenceVectors(embedder.encode)).similarity, embedding),
     )

@@ -12,6 +12,7 @@ decision and its reason, and the cited spans.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from shipyard.assistants.policy.answer import ABSTAIN_TEXT, Answer, Citation, answer_question
@@ -20,6 +21,7 @@ from shipyard.assistants.policy.generate import Generator
 from shipyard.assistants.policy.insurers import detect_insurer
 from shipyard.assistants.policy.live import LiveCorpus
 from shipyard.assistants.policy.retrieve import Hit, retrieve
+from shipyard.assistants.policy.sentences import SentenceVectors
 from shipyard.core.errors import InvalidInput, ModelFailed, ShipyardError
 
 
@@ -54,6 +56,7 @@ class PolicyAssistant:
         settings = host.get("settings")
         llm = getattr(getattr(settings, "assistant", None), "llm_url", None)
         self._generator = Generator(settings.assistant) if generate and llm and settings is not None else None
+        self._sentences = SentenceVectors(self._corpus.encode)
         self._corpus.embedder.load()  # ten seconds now, at load time, rather than on the first question
 
     def predict(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,7 +73,13 @@ class PolicyAssistant:
             return _nothing_active(state.snapshot_id, insurer)
         vector = self._corpus.encode([question])[0]
         hits = retrieve(state.index, question, vector, insurer=insurer, k=self._k)
-        answer = answer_question(question, hits, threshold=self._threshold, calibration=self._calibration)
+        answer = answer_question(
+            question,
+            hits,
+            threshold=self._threshold,
+            calibration=self._calibration,
+            similarity=partial(self._sentences.similarity, vector),
+        )
         output: dict[str, Any] = {
             "answered": answer.answered,
             "answer": answer.text if answer.answered else ABSTAIN_TEXT,
