@@ -94,6 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "COLUMNS": "200",  # rich must not wrap the secrets it prints
         "NO_COLOR": "1",
         "TERM": "dumb",
+        "SHIPYARD_MONITORING__ROLLUPS__EVERY_S": "2",  # the dashboard test need not wait a minute
+        "SHIPYARD_MONITORING__TICK_S": "1",
     }
     env.pop("SHIPYARD_DATABASE_URL", None)
     out = run_cli(env, "init", "--home", str(home), "--no-examples")

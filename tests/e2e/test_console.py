@@ -206,7 +206,7 @@ def test_users_and_keys_show_secrets_once_and_revoked_keys_stop(page: Page, serv
 
     page.context.clear_cookies()
     sign_in(page, server, "dana", password)  # the one-time password works
-    expect(page).to_have_url(f"{server.url}/services")
+    expect(page).to_have_url(f"{server.url}/dashboard")
 
 
 def test_screenshots_of_the_console(page: Page, server: Server, tmp_path: Path) -> None:

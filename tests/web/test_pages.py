@@ -53,7 +53,7 @@ async def test_login_form_sets_a_session_cookie_and_redirects(
     world.user("ada", ["admin"])
     world.service("echo")
     r = await client.post("/login", data={"username": "ada", "password": PASSWORD})
-    assert r.status_code == 303 and r.headers["location"] == "/services"
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard"
     cookie = r.headers["set-cookie"]
     assert (
         cookie.startswith("shipyard_session=") and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
@@ -110,7 +110,7 @@ async def test_login_next_refuses_anything_but_a_local_path(
     page = await client.get("/login", params={"next": target})
     assert "evil" not in page.text and "javascript" not in page.text
     r = await client.post("/login", data={"username": "ada", "password": PASSWORD, "next": target})
-    assert r.status_code == 303 and r.headers["location"] == "/services"
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard"
 
 
 async def test_login_next_keeps_a_local_path_and_its_query(client: httpx.AsyncClient, world: World) -> None:

@@ -21,23 +21,25 @@ from shipyard.web.problems import status_for
 
 router = APIRouter(include_in_schema=False)
 
+HOME = "/dashboard"  # where signing in lands: the morning dashboard
+
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths, so the login form cannot be used as an open redirect."""
     if not target:
-        return "/services"
+        return HOME
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/services"
+        return HOME
     # Browsers read "/\\host" as "//host" and drop tabs and newlines, so refuse those outright.
     if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
-        return "/services"
+        return HOME
     return target
 
 
 @router.get("/", dependencies=[Depends(public)])
 def home() -> RedirectResponse:
-    return RedirectResponse("/services", status_code=303)
+    return RedirectResponse(HOME, status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(public)])

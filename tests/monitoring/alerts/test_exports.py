@@ -72,7 +72,11 @@ async def test_prometheus_rules_pass_promtool_and_match_the_shipyard_rules(
     for entry in group["rules"]:
         by_name.setdefault(entry["alert"], []).append(entry)
     # The default rules, the echo rule; slow-replies once per service with that service's SLO.
-    assert f"SUCCESS: {len(group['rules'])} rules found" in out and len(group["rules"]) == 8
+    assert f"SUCCESS: {len(group['rules'])} rules found" in out and len(group["rules"]) == 10
+    (drift,) = by_name["ShipyardDriftDetected"]
+    assert drift["expr"] == "(max by (service) (shipyard_drift_detected)) > 0"
+    (accuracy,) = by_name["ShipyardAccuracyDrop"]
+    assert accuracy["expr"] == "(min by (service) (shipyard_accuracy)) < 0.85" and accuracy["for"] == "1h"
     (errors,) = by_name["ShipyardHighErrorRate"]
     assert errors["for"] == "5m" and errors["labels"] == {
         "severity": "critical",
