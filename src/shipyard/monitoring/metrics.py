@@ -12,6 +12,7 @@ for them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -19,7 +20,15 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client import values as _values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
@@ -240,11 +249,10 @@ def sample_state(stop: threading.Event, every_s: float) -> None:
 
 def exposition() -> bytes:
     """The /metrics body: this process's registry, or with several workers every worker's files."""
-    from prometheus_client import generate_latest
-
     refresh_state()
     if not MULTIPROCESS:
         return generate_latest(REGISTRY)
+    # prometheus_client's own variable (set by `serve` or the operator), read where it reads it
     directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     _retire_dead(directory)
     registry = CollectorRegistry()
@@ -261,7 +269,8 @@ def _retire_dead(directory: Path) -> None:
     pids = {int(m.group(1)) for p in directory.iterdir() if (m := _LIVE_FILE.match(p.name))}
     for pid in pids - {os.getpid()}:
         if not _alive(pid):
-            mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+            with contextlib.suppress(FileNotFoundError):  # another worker's scrape got there first
+                mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
 
 
 def _alive(pid: int) -> bool:
