@@ -105,6 +105,9 @@ def test_prometheus_scrapes_every_worker(tmp_path: Path, database: str) -> None:
     instance.service("echo", "tests.factories:double")
     instance.service("broken", "tests.factories:boom")
     instance.service("saved", "tests.factories:boom", policy={"fallbacks": [{"kind": "fixed", "output": 0}]})
+    counted = tmp_path / "instance" / "metrics"
+    counted.mkdir()
+    (counted / "counter_999999.db").write_bytes(b"a previous run's counts")  # serve empties the folder
     server, url = serve(instance, 2, tmp_path / "shipyard.log")
     prom: Process | None = None
     try:
@@ -119,7 +122,7 @@ def test_prometheus_scrapes_every_worker(tmp_path: Path, database: str) -> None:
             r = httpx.post(f"{url}/v1/services/{slug}/invoke", json={"inputs": {"x": x}}, headers=headers)
             return r.status_code
 
-        counted = tmp_path / "instance" / "metrics"
+        assert not (counted / "counter_999999.db").exists()
         made = {"echo": 0, "broken": 0, "saved": 0}
         deadline = time.monotonic() + 60
         with ThreadPoolExecutor(8) as pool:
