@@ -106,7 +106,7 @@ def test_prometheus_scrapes_every_worker(tmp_path: Path, database: str) -> None:
     instance.service("broken", "tests.factories:boom")
     instance.service("saved", "tests.factories:boom", policy={"fallbacks": [{"kind": "fixed", "output": 0}]})
     counted = tmp_path / "instance" / "metrics"
-    counted.mkdir()
+    counted.mkdir(parents=True)
     (counted / "counter_999999.db").write_bytes(b"a previous run's counts")  # serve empties the folder
     server, url = serve(instance, 2, tmp_path / "shipyard.log")
     prom: Process | None = None
