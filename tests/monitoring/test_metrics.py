@@ -123,3 +123,32 @@ def test_error_codes_are_labels_only_when_they_look_like_codes() -> None:
     assert metrics.code_label("model_failed") == "model_failed"
     assert metrics.code_label("Bad Code: 4111") == "other"
     assert metrics.code_label("x" * 80) == "other"
+
+
+class _Source:
+    def __init__(self, samples: list[tuple[str, dict[str, str], float]]) -> None:
+        self.samples = samples
+
+    def metric_samples(self) -> list[tuple[str, dict[str, str], float]]:
+        return self.samples
+
+
+def test_state_gauges_add_up_sources_and_forget_what_is_gone() -> None:
+    labels = {"service": "gauged", "version": "3"}
+    a = _Source([("shipyard_lane_in_flight", labels, 2), ("shipyard_breaker_state", labels, 0)])
+    b = _Source([("shipyard_lane_in_flight", labels, 5), ("shipyard_breaker_state", labels, 2)])
+    metrics.watch(a)
+    metrics.watch(b)
+    try:
+        text = metrics.exposition().decode()
+        assert value(text, "shipyard_lane_in_flight", **labels) == 7  # in flight adds up
+        assert value(text, "shipyard_breaker_state", **labels) == 2  # a breaker shows the worst
+        b.samples = []  # the version is no longer live in b
+        text = metrics.exposition().decode()
+        assert value(text, "shipyard_lane_in_flight", **labels) == 2
+        a.samples = []
+        text = metrics.exposition().decode()
+        assert 'service="gauged"' not in text  # one process: a series that is gone is removed
+    finally:
+        metrics.unwatch(a)
+        metrics.unwatch(b)
