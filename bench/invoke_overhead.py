@@ -30,6 +30,12 @@ full histograms merged across slices. The server CPU column is the CPU time of t
 
 Needs wrk (apt-get install wrk) and, for the bentoml target, bench/.venv-bentoml (see bench/README.md).
 Raw results go to bench/results/invoke_overhead-<time>.json.
+
+--metrics-cost measures only what the metrics add per call (no wrk, no servers; see _metrics_cost.py):
+the observe + cost-accounting path in a tight loop, and the in-process invoke path with the real metrics
+against a no-op stub, once with in-memory values (one process) and once file-backed (several workers):
+
+    .venv/bin/python bench/invoke_overhead.py --metrics-cost
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import datetime as dt
 import json
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -287,6 +294,62 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+# -- the metrics' own cost -----------------------------------------------------------------------------
+
+MAX_METRICS_US = 50.0  # the metrics' added cost per call (issue #5)
+
+
+def metrics_cost(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run _metrics_cost.py once per mode, print the figures, and check the target."""
+    results: dict[str, Any] = {}
+    for mode in ("one process", "multiprocess"):
+        env = {k: v for k, v in base_env().items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+        if mode == "multiprocess":
+            directory = workdir / "metrics"
+            directory.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+        print(f"  {mode}: {args.metrics_calls} calls x {args.metrics_rounds} rounds ...")
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "_metrics_cost.py"), str(args.metrics_calls), str(args.metrics_rounds)],
+            env=env,
+            cwd=BENCH,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"_metrics_cost.py failed ({mode}):\n{done.stderr[-3000:]}")
+        results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"\n{'values':14} {'observe+cost µs':>16} {'invoke CPU µs':>14} {'with stub':>10} {'added µs':>9} "
+        f"{'ratio':>6} {'added, fastest rounds':>22}"
+    )
+    checks = []
+    for mode, r in results.items():
+        inv = r["invoke_us"]
+        added = inv["metrics"] - inv["stub"]
+        r["invoke_added_us"], r["invoke_ratio"] = added, inv["metrics"] / inv["stub"]
+        fastest = inv["metrics_min"] - inv["stub_min"]
+        print(
+            f"{mode:14} {r['tight_loop_us']:16.2f} {inv['metrics']:14.1f} {inv['stub']:10.1f} "
+            f"{added:9.1f} {r['invoke_ratio']:6.3f} {fastest:22.1f}"
+        )
+        checks.append(
+            {
+                "target": f"metrics' added cost per call ({mode}) < {MAX_METRICS_US:g} µs",
+                "measured": f"{r['tight_loop_us']:.1f} µs (invoke path, CPU: {added:+.1f} µs, noisy)",
+                # The tight loop is the measurement: the invoke-path difference is a few µs under a call
+                # whose own cost varies by ±100 µs from round to round on a shared machine.
+                "pass": r["tight_loop_us"] < MAX_METRICS_US,
+            }
+        )
+    print(
+        "(observe+cost: wall µs per call in a tight loop. invoke CPU µs: the process's CPU time per in-process\n"
+        " invoke, median round; the stub replaces the metrics with no-ops. On a busy shared machine the\n"
+        " invoke difference is noisy: read it with the fastest-rounds column and the tight loop.)"
+    )
+    return results, checks
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 
@@ -321,6 +384,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--start-timeout", type=float, default=120.0, help="seconds to wait for each server")
     p.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, instances)")
+    p.add_argument(
+        "--metrics-cost", action="store_true", help="measure only the metrics' added cost per call (no wrk)"
+    )
+    p.add_argument("--metrics-calls", type=int, default=2000, help="invoke calls per round (2000)")
+    p.add_argument("--metrics-rounds", type=int, default=8, help="rounds per variant (8)")
     args = p.parse_args()
     args.models = [m for m in args.models.split(",") if m]
     args.targets = [t for t in TARGETS if t in args.targets.split(",")]  # bare first, always
@@ -352,10 +420,16 @@ def main() -> int:
     started = dt.datetime.now(dt.UTC)
     workdir = Path(tempfile.mkdtemp(prefix="shipyard-invoke-bench-"))
     try:
-        preflight(args)
         info = machine()
         load = " ".join(info["loadavg_at_start"])
         print(f"machine: {info['cpu']}, {info['cores']} cores, load average {load}")
+        if args.metrics_cost:
+            costs, checks = metrics_cost(args, workdir)
+            print()
+            print_verdicts(checks)
+            save_results(args, "metrics_cost", started, machine=info, results=costs, verdicts=checks)
+            return 0 if all(c["pass"] for c in checks) else 1
+        preflight(args)
         features, labels = split_features(generate_claims(4000))
         row = features[0]
         results: dict[str, Any] = {}

@@ -104,16 +104,35 @@ def serve(
         os.environ["SHIPYARD_HOME"] = str(home)
     if workers > 1 and settings.is_sqlite:
         console.print("[yellow]Several workers on SQLite serialize writes; prefer PostgreSQL.[/yellow]")
+    if workers > 1:
+        _metrics_dir(settings.home / "metrics")
     uvicorn.run(
         "shipyard.web.asgi:create_default_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # uvicorn kills a worker that does not answer its supervisor's ping in time, and a worker cannot
+        # answer while it is still importing: at 5 s (the default) a busy host kills every new worker
+        # before it starts, over and over.
+        timeout_worker_healthcheck=30,
         log_level=log_level,
         access_log=False,
         app_dir=str(app_dir) if app_dir else None,
     )
+
+
+def _metrics_dir(directory: Path) -> None:
+    """Workers keep their metrics in files there, so any worker's /metrics sums them all (set before
+    the workers import prometheus_client; emptied, since a previous run's values must not count)."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the operator's own: theirs to empty
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "dev", "development", "test", "xxx"}
@@ -129,8 +129,17 @@ class RollupSettings(BaseModel):
         return self
 
 
+class Price(BaseModel):
+    """What one model's tokens cost, in `monitoring.currency` per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
 class MonitoringSettings(BaseModel):
-    """Monitoring's background jobs (rollups, drift checks, alert evaluation)."""
+    """Monitoring: background jobs (rollups, drift checks, alert evaluation), metrics and call cost."""
 
     # Run the periodic jobs in this process's background thread; each job still runs in only one
     # process per interval (a lease in the database), so every worker may leave this on.
@@ -138,6 +147,13 @@ class MonitoringSettings(BaseModel):
     tick_s: float = Field(5.0, gt=0)  # how often the thread looks for a due job
     drift: DriftSettings = Field(default_factory=DriftSettings)
     rollups: RollupSettings = Field(default_factory=RollupSettings)
+    # Token prices by the model name a runtime reports, e.g. {"gpt-4o-mini": {"input_per_million":
+    # 0.15, "output_per_million": 0.6}}. A model without a price has its tokens counted, no cost.
+    prices: dict[str, Price] = Field(default_factory=dict)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")  # what `cost` is in (ISO 4217)
+    # With several worker processes, how often each one writes its state gauges (breakers, lanes,
+    # spool backlog) for the others' scrapes: a gauge in /metrics is at most this old.
+    state_refresh_s: float = Field(1.0, gt=0)
 
 
 class TracingSettings(BaseModel):

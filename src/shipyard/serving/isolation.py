@@ -39,7 +39,7 @@ import orjson
 
 from shipyard.core import errors
 from shipyard.core.errors import InvalidInput, ModelFailed, ShipyardError, Timeout, Unavailable
-from shipyard.registry.loaders.base import LoadSpec, ModelOutput
+from shipyard.registry.loaders.base import LoadSpec, ModelOutput, Usage, parse_usage
 
 if TYPE_CHECKING:
     from shipyard.serving.policy import IsolationPolicy
@@ -114,17 +114,35 @@ def _child_main(conn: Connection, loader: str, spec: LoadSpec, memory_mb: int | 
 def _answer(runtime: Any, message: bytes) -> bytes:
     try:
         op, payload = pickle.loads(message)
+        cpu = time.thread_time()  # the model's CPU is spent here, not in the server's waiting thread
         outputs = [runtime.predict(payload)] if op == "predict" else runtime.predict_batch(payload)
+        cpu = (time.thread_time() - cpu) / max(len(outputs), 1)
     except Exception as exc:
         if _out_of_memory(exc):
             # The process is near its limit and may be in a bad state: die, and let the parent replace it.
             os._exit(_EXIT_OUT_OF_MEMORY)
         return orjson.dumps(["error", _encode_error(exc, "model")])
     try:
-        return orjson.dumps(["ok", [[out.output, out.confidence, out.abstained] for out in outputs]])
+        answers = [[out.output, out.confidence, out.abstained, cpu, _usage(out)] for out in outputs]
+        return orjson.dumps(["ok", answers])
     except Exception as exc:
         failed = ModelFailed(f"the model's output cannot be sent back as JSON: {exc}")
         return orjson.dumps(["error", _encode_error(failed, "model")])
+
+
+def _usage(out: ModelOutput) -> list[Any] | None:
+    u = out.usage
+    return None if u is None else [u.tokens_in, u.tokens_out, u.model]
+
+
+def _cost(cpu: Any, usage: Any) -> tuple[float | None, Usage | None]:
+    """The CPU share and usage a child reported, read defensively: the model is the untrusted side."""
+    cpu_s = float(cpu) if isinstance(cpu, float | int) and not isinstance(cpu, bool) and cpu >= 0 else None
+    try:
+        fields = dict(zip(("tokens_in", "tokens_out", "model"), usage, strict=True)) if usage else None
+        return cpu_s, parse_usage(fields)
+    except (TypeError, ValueError):
+        return cpu_s, None
 
 
 def _out_of_memory(exc: BaseException | None) -> bool:
@@ -336,7 +354,11 @@ class ProcessRuntime:
                 break
         if reply[0] != "ok":
             raise _decode_error(reply[1])
-        return [ModelOutput(output=o, confidence=c, abstained=a) for o, c, a in reply[1]]
+        outputs = []
+        for output, confidence, abstained, cpu, usage in reply[1]:
+            cpu_s, used = _cost(cpu, usage)
+            outputs.append(ModelOutput(output, confidence, abstained, used, cpu_s))
+        return outputs
 
     def _call_once(
         self, worker: _Worker, message: bytes, deadline: float, timeout: float

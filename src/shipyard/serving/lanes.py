@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shipyard.core.errors import ModelFailed, Shed, ShipyardError, Timeout, Unavailable
+from shipyard.monitoring import cost
 from shipyard.registry.loaders import ModelOutput, Runtime
 from shipyard.serving.policy import BatchingPolicy, ConcurrencyPolicy, RetryPolicy
 
@@ -63,8 +64,16 @@ def _run_batch(
 ) -> list[ModelOutput | BaseException]:
     """One vectorised call; if it fails, each item alone, so one bad input fails only itself. A remote
     runtime's items are retried under the retry policy, as single calls are."""
-    if not is_remote(runtime):
-        retry = None
+    if is_remote(runtime):
+        return _predict_batch(runtime, batch, retry, give_up_at)
+    start = time.thread_time()
+    results = _predict_batch(runtime, batch, None, give_up_at)
+    return cost.share_cpu(results, time.thread_time() - start)
+
+
+def _predict_batch(
+    runtime: Runtime, batch: list[Any], retry: RetryPolicy | None, give_up_at: float
+) -> list[ModelOutput | BaseException]:
     try:
         outputs = call_with_retries(lambda: runtime.predict_batch(batch), retry, give_up_at)
         if len(outputs) != len(batch):
@@ -176,7 +185,7 @@ class Lane:
         else:
 
             def work() -> ModelOutput:
-                return runtime.predict(inputs)
+                return cost.measured(runtime.predict, inputs)
 
         return await self._execute(work, budget, by_deadline)
 

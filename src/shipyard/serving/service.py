@@ -30,7 +30,7 @@ from shipyard.core.errors import (
     Timeout,
     Unavailable,
 )
-from shipyard.monitoring import metrics
+from shipyard.monitoring import cost, metrics
 from shipyard.registry.cache import ServiceConfig, VersionConfig
 from shipyard.registry.loaders import ModelOutput, Runtime
 from shipyard.serving.policy import FallbackStep, FixedFallback, RuleFallback, VersionFallback, describe
@@ -100,7 +100,7 @@ async def invoke(
     number = version.number if version else None
     if config.policy.on_recorder_full == "fail_closed" and _spool_over_cap(ctx):
         # Refuse before running the model: its answer could not be put on record anyway.
-        metrics.observe(config.slug, number, "failed", time.perf_counter() - t0)
+        metrics.observe(config.slug, number, "failed", time.perf_counter() - t0, "recorder_unavailable")
         cap = ctx.settings.recorder.max_spool_bytes
         raise _recorder_refusal(ctx, f"the spool is over its cap of {cap} bytes")
     try:
@@ -146,16 +146,19 @@ async def invoke(
         "started_at": started.isoformat(),
         "ended_at": ended.isoformat(),
         "latency_ms": (ended - started).total_seconds() * 1000,
+        **cost.account(ctx.settings.monitoring, config.slug, number, result),  # cpu_ms, tokens, cost
     }
     try:
         with ctx.tracing.step("record"):
             await _record(ctx, config, record)
-    except Unavailable:
-        metrics.observe(config.slug, number, "failed", time.perf_counter() - t0)
+    except Unavailable as exc:
+        metrics.observe(config.slug, number, "failed", time.perf_counter() - t0, exc.code)
         raise
-    metrics.observe(config.slug, number, outcome, time.perf_counter() - t0)
+    metrics.observe(config.slug, number, outcome, time.perf_counter() - t0, reason.code if reason else None)
     if step is not None and cause is not None:
-        metrics.FALLBACKS.labels(config.slug, metrics.version_label(number), step, cause.code).inc()
+        metrics.FALLBACKS.labels(
+            config.slug, metrics.version_label(number), step, metrics.code_label(cause.code)
+        ).inc()
     if error is not None:
         raise error
     assert result is not None and version is not None
@@ -303,7 +306,7 @@ async def _rule(
         # Not on the model threads: a hung primary model may be holding those, and the rule must answer.
         with anyio.fail_after(max(budget, 0.001)):
             result: ModelOutput = await anyio.to_thread.run_sync(
-                runtime.predict, inputs, abandon_on_cancel=True
+                cost.measured, runtime.predict, inputs, abandon_on_cancel=True
             )
     except TimeoutError:
         raise Timeout(f"fallback rule {step.entrypoint} did not answer in time") from None

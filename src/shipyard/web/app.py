@@ -12,12 +12,12 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from shipyard import __version__
 from shipyard.core.clock import Clock
 from shipyard.core.config import Settings
+from shipyard.monitoring import metrics as prom
 from shipyard.web import problems
 from shipyard.web.console import STATIC_DIR
 from shipyard.web.context import AppContext
@@ -141,9 +141,9 @@ def create_app(
         return JSONBytes({"status": status, **checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", dependencies=[Depends(public)], tags=["health"])
-    async def metrics() -> Response:
-        """Prometheus metrics (no payloads or personal data)."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    def metrics() -> Response:
+        """Prometheus metrics (no payloads or personal data); with several workers, summed over all."""
+        return Response(prom.exposition(), media_type=prom.CONTENT_TYPE)
 
     default_openapi = app.openapi
 

@@ -216,6 +216,9 @@ class AppContext:
         self._background(self._settle_documents, "shipyard-settle")
         if self.settings.monitoring.periodic_jobs:
             self._background(self.periodic.loop, "shipyard-periodic", self._stopping)
+        if metrics.MULTIPROCESS:  # the other workers' scrapes read this one's state gauges from its files
+            every = self.settings.monitoring.state_refresh_s
+            self._background(metrics.sample_state, "shipyard-metrics", self._stopping, every)
         if self.settings.jobs.enabled:  # batch jobs run on this event loop, beside live traffic
             from shipyard.batchjobs.runner import JobRunner
 

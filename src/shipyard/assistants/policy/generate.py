@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from shipyard.core.config import AssistantSettings
+from shipyard.registry.loaders.base import Usage, parse_usage
 from shipyard.serving.breaker import CircuitBreaker
 from shipyard.serving.policy import BreakerPolicy
 
@@ -41,6 +42,7 @@ class Generated:
     latency_ms: float
     model: str
     error: str | None = None
+    usage: Usage | None = None  # what the provider says the call used, when it says (and answered)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -88,24 +90,27 @@ class Generator:
         try:
             reply = self._client.post(self._url, json=body)
             reply.raise_for_status()
-            text = reply.json()["choices"][0]["message"]["content"]
+            answer = reply.json()
+            text = answer["choices"][0]["message"]["content"]
             if not isinstance(text, str):
                 raise ValueError("the reply has no text content")
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
             self.breaker.failure(type(exc).__name__)
             return self._result("fallback", t0, error=_describe(exc))
         self.breaker.success()
+        usage = _usage(answer, self._model)  # tokens are spent (and billed) whether or not we use the text
         text = text.strip()
         cited = sorted({int(n) for n in _CITE.findall(text)})
         if text == NOT_ANSWERED or NOT_ANSWERED in text:
-            return self._result("fallback", t0, error="the model said the passages do not answer it")
+            error = "the model said the passages do not answer it"
+            return self._result("fallback", t0, error=error, usage=usage)
         if not cited:
-            return self._result("fallback", t0, error="the model's answer cites no passage")
+            return self._result("fallback", t0, error="the model's answer cites no passage", usage=usage)
         if any(n < 1 or n > len(passages) for n in cited):
             return self._result(
-                "fallback", t0, cited=cited, error="the model cited a passage it was not given"
+                "fallback", t0, cited=cited, error="the model cited a passage it was not given", usage=usage
             )
-        return self._result("generated", t0, text=text, cited=cited)
+        return self._result("generated", t0, text=text, cited=cited, usage=usage)
 
     def _result(
         self,
@@ -115,11 +120,22 @@ class Generator:
         text: str | None = None,
         cited: list[int] | None = None,
         error: str | None = None,
+        usage: Usage | None = None,
     ) -> Generated:
-        return Generated(status, text, cited or [], (time.perf_counter() - t0) * 1000, self._model, error)
+        elapsed_ms = (time.perf_counter() - t0) * 1000
+        return Generated(status, text, cited or [], elapsed_ms, self._model, error, usage)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _usage(answer: Any, requested: str) -> Usage | None:
+    """The reply's token usage, priced under the model it names (else the one asked for)."""
+    model = answer.get("model") if isinstance(answer, dict) else None
+    try:
+        return parse_usage(answer.get("usage"), model if isinstance(model, str) else requested)
+    except ValueError:
+        return None
 
 
 def _describe(exc: Exception) -> str:

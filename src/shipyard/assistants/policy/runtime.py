@@ -23,6 +23,7 @@ from shipyard.assistants.policy.live import LiveCorpus
 from shipyard.assistants.policy.retrieve import Hit, retrieve
 from shipyard.assistants.policy.sentences import SentenceVectors
 from shipyard.core.errors import InvalidInput, ModelFailed, ShipyardError
+from shipyard.registry.loaders.base import Usage
 
 
 class PolicyAssistant:
@@ -93,11 +94,22 @@ class PolicyAssistant:
             else [_closest(h, i) for i, h in enumerate(answer.closest[:3], 1)],
             "generation": None,
         }
+        result: dict[str, Any] = {
+            "output": output,
+            "confidence": answer.confidence,
+            "abstained": not answer.answered,
+        }
         if answer.answered and self._generator is not None:
-            self._generate(question, answer, output)
-        return {"output": output, "confidence": answer.confidence, "abstained": not answer.answered}
+            usage = self._generate(question, answer, output)
+            if usage is not None:  # recorded with the call as tokens and cost (monitoring/cost.py)
+                result["usage"] = {
+                    "tokens_in": usage.tokens_in,
+                    "tokens_out": usage.tokens_out,
+                    "model": usage.model,
+                }
+        return result
 
-    def _generate(self, question: str, answer: Answer, output: dict[str, Any]) -> None:
+    def _generate(self, question: str, answer: Answer, output: dict[str, Any]) -> Usage | None:
         """Let the configured LLM phrase the answer from the cited passages; keep ours if it fails."""
         assert self._generator is not None
         cited = [c.quote for c in answer.citations]
@@ -105,6 +117,7 @@ class PolicyAssistant:
         output["generation"] = result.record()
         if result.status == "generated" and result.text:
             output["answer"] = result.text
+        return result.usage
 
     def close(self) -> None:
         if self._generator is not None:

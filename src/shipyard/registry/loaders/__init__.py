@@ -11,9 +11,9 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
 from shipyard.core.errors import InvalidInput
-from shipyard.registry.loaders.base import Loader, LoadSpec, ModelOutput, Runtime
+from shipyard.registry.loaders.base import Loader, LoadSpec, ModelOutput, Runtime, Usage
 
-__all__ = ["LoadSpec", "Loader", "ModelOutput", "Runtime", "available_loaders", "get_loader"]
+__all__ = ["LoadSpec", "Loader", "ModelOutput", "Runtime", "Usage", "available_loaders", "get_loader"]
 
 _GROUP = "shipyard.loaders"
 _lock = threading.Lock()

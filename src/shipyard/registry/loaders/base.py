@@ -26,16 +26,51 @@ _PROBABILITY_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens an LLM call used, as its provider reported them, and the model name prices are keyed by."""
+
+    tokens_in: int
+    tokens_out: int
+    model: str | None = None
+
+
+def parse_usage(raw: Any, model: Any = None) -> Usage | None:
+    """Read a token usage report: OpenAI's {prompt_tokens, completion_tokens}, {input_tokens,
+    output_tokens}, or Shipyard's {tokens_in, tokens_out, model}. None for None; ValueError if unusable."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"usage must be an object, got {type(raw).__name__}")
+    for names in (("tokens_in", "tokens_out"), ("prompt_tokens", "completion_tokens")):
+        if names[0] in raw or names[1] in raw:
+            break
+    else:
+        names = ("input_tokens", "output_tokens")
+    counts = [raw.get(name, 0) for name in names]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        raise ValueError(f"usage.{names[0]} and usage.{names[1]} must be whole numbers >= 0")
+    if not any(name in raw for name in names):
+        raise ValueError("usage reports no token counts (tokens_in/tokens_out or prompt/completion_tokens)")
+    model = raw.get("model", model)
+    if model is not None and not isinstance(model, str):
+        raise ValueError(f"usage.model must be a string, got {type(model).__name__}")
+    return Usage(counts[0], counts[1], model)
+
+
+@dataclass(frozen=True)
 class ModelOutput:
     """One prediction: a JSON-serialisable output and, when the version declares one, a confidence.
 
     `abstained` is the model saying it does not know (the call's outcome is then `abstained`): its
-    output explains why, and the caller should not act on it as an answer.
+    output explains why, and the caller should not act on it as an answer. `usage` is what an LLM
+    reported it used; `cpu_s` is the CPU time the model spent on it, measured by serving.
     """
 
     output: Any
     confidence: float | None
     abstained: bool = False
+    usage: Usage | None = None
+    cpu_s: float | None = field(default=None, compare=False)  # a measurement, not the answer
 
 
 @dataclass(frozen=True)
@@ -155,29 +190,42 @@ def check_confidence(value: Any) -> float:
 
 
 def make_output(
-    output: Any, confidence: Any, *, returns_confidence: bool, abstained: Any = False
+    output: Any,
+    confidence: Any,
+    *,
+    returns_confidence: bool,
+    abstained: Any = False,
+    usage: Usage | None = None,
 ) -> ModelOutput:
     """Build a checked ModelOutput. A confidence the version does not declare is dropped, unchecked."""
     if not isinstance(abstained, bool):
         raise ModelFailed(f"model returned abstained={abstained!r}, expected a boolean", code="bad_output")
     if not returns_confidence:
-        return ModelOutput(output=to_json(output), confidence=None, abstained=abstained)
+        return ModelOutput(to_json(output), None, abstained, usage)
     if confidence is None:
         raise ModelFailed("the version declares a confidence but the model returned none", code="bad_output")
-    return ModelOutput(output=to_json(output), confidence=check_confidence(confidence), abstained=abstained)
+    return ModelOutput(to_json(output), check_confidence(confidence), abstained, usage)
+
+
+_RESULT_KEYS = frozenset({"output", "confidence", "abstained", "usage"})
 
 
 def parse_result(raw: Any, *, returns_confidence: bool) -> ModelOutput:
     """Read what a user's callable returned: a value, `(output, confidence)`, or
-    {"output", "confidence", "abstained"} (the last two optional)."""
+    {"output", "confidence", "abstained", "usage"} (the last three optional)."""
     if isinstance(raw, tuple) and len(raw) == 2:
         return make_output(raw[0], raw[1], returns_confidence=returns_confidence)
-    if isinstance(raw, Mapping) and "output" in raw and set(raw) <= {"output", "confidence", "abstained"}:
+    if isinstance(raw, Mapping) and "output" in raw and set(raw) <= _RESULT_KEYS:
+        try:
+            usage = parse_usage(raw.get("usage"))
+        except ValueError as exc:
+            raise ModelFailed(f"model returned an unusable usage: {exc}", code="bad_output") from exc
         return make_output(
             raw["output"],
             raw.get("confidence"),
             returns_confidence=returns_confidence,
             abstained=raw.get("abstained", False),
+            usage=usage,
         )
     return make_output(raw, None, returns_confidence=returns_confidence)
 

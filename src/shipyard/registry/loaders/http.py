@@ -17,6 +17,11 @@ Config keys:
     confidence_field (str): the answer's key for the confidence; default "confidence".
     headers (dict[str, str]): extra request headers. A value "env:NAME" is read from the environment
         variable NAME when the version is loaded, so secrets never sit in the registry.
+    model (str): the model name prices are looked up by when the answer names none.
+
+Token usage: when the answer carries `usage` (OpenAI's {"prompt_tokens", "completion_tokens"}, or
+{"input_tokens", "output_tokens"}) it is recorded with the call, priced by the answer's `model` field
+(else config.model); a usage that cannot be read is ignored, never a reason to fail the call.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 import httpx
 
 from shipyard.core.errors import InvalidInput, ModelFailed, Unavailable
-from shipyard.registry.loaders.base import LoadSpec, ModelOutput, Runtime, make_output
+from shipyard.registry.loaders.base import LoadSpec, ModelOutput, Runtime, Usage, make_output, parse_usage
 
 _FIELDS = {"input_field": "inputs", "output_field": "output", "confidence_field": "confidence"}
 _ENV_PREFIX = "env:"
@@ -48,8 +53,10 @@ class HttpRuntime:
         timeout_s: float,
         fields: dict[str, str],
         returns_confidence: bool,
+        model: str | None = None,
     ) -> None:
         self._client = client
+        self._model = model
         self._owns_client = owns_client
         self._url = url
         # messages may reach API callers and logs: no credentials or query string in them
@@ -103,7 +110,15 @@ class HttpRuntime:
             body[self._output_field],
             body.get(self._confidence_field),
             returns_confidence=self._returns_confidence,
+            usage=self._usage(body),
         )
+
+    def _usage(self, body: dict[str, Any]) -> Usage | None:
+        model = body.get("model")
+        try:
+            return parse_usage(body.get("usage"), model if isinstance(model, str) else self._model)
+        except ValueError:  # a provider's odd accounting must not fail an otherwise good answer
+            return None
 
     def predict_batch(self, batch: list[dict[str, Any]]) -> list[ModelOutput]:
         return [self.predict(inputs) for inputs in batch]
@@ -129,6 +144,9 @@ class HttpLoader:
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
             raise InvalidInput("config.headers must map header names to string values")
+        model = spec.config.get("model")
+        if model is not None and (not isinstance(model, str) or not model):
+            raise InvalidInput("config.model must be a non-empty string (the model name prices are keyed by)")
         for name, value in headers.items():
             if value.startswith(_ENV_PREFIX) and not value[len(_ENV_PREFIX) :]:
                 raise InvalidInput(f"config.headers['{name}'] names no environment variable after 'env:'")
@@ -148,6 +166,7 @@ class HttpLoader:
             timeout_s=spec.timeout_s,
             fields={key: spec.config.get(key, default) for key, default in _FIELDS.items()},
             returns_confidence=spec.returns_confidence,
+            model=spec.config.get("model"),
         )
 
 
