@@ -13,7 +13,19 @@ from shipyard.monitoring import metrics
 from tests.factories import World, bearer
 
 # Label names a Shipyard series may carry; every value must be a slug, a number or a code-style word.
-ALLOWED_LABELS = {"service", "version", "outcome", "step", "cause", "reason", "code", "direction", "le"}
+# `feature` (the drift gauges) is a field name of the version's reference data, never a field's value.
+ALLOWED_LABELS = {
+    "service",
+    "version",
+    "outcome",
+    "step",
+    "cause",
+    "reason",
+    "code",
+    "direction",
+    "feature",
+    "le",
+}
 SAFE_VALUE = re.compile(r"^([a-z0-9][a-z0-9_.:+-]*|[0-9.e+-]+|\+Inf)$")
 MARKERS = ("ZQX", "zqx", "mallory", "4111")  # in the payloads and the caller's name
 
