@@ -55,7 +55,7 @@ class SupersededSignal:
         p = self.passage
         return (
             f"a version no longer in force ({p.doc_key} v{p.version} p. {p.page}) covers "
-            f"{self.coverage_gap:+.0%} more of the question's terms"
+            f"{self.coverage_gap:.0%} more of the question's terms"
         )
 
 
