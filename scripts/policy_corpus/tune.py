@@ -5,9 +5,11 @@
     .venv/bin/python scripts/policy_corpus/tune.py --compare        # retrieval variants on dev, no fitting
 
 Loads the shipped corpus through the real extractor (OCR included), indexes the active, non-duplicate
-documents, answers the dev questions, fits a logistic regression on "this answer is right", picks the
-threshold on out-of-fold probabilities, and prints the evaluation figures. Test questions are never
-used for fitting: with --report-test they are only scored with what dev produced.
+documents (and, apart, the superseded and withdrawn ones, as the service does: compared with the
+question for the superseded-version features, never cited), answers the dev questions, fits a logistic
+regression on "this answer is right", picks the threshold on out-of-fold probabilities, and prints the
+evaluation figures. Test questions are never used for fitting: with --report-test they are only scored
+with what dev produced.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from shipyard.assistants.policy.index import IndexedPassage, PolicyIndex, embed_
 from shipyard.assistants.policy.insurers import detect_insurer  # noqa: E402
 from shipyard.assistants.policy.retrieve import DEFAULT_FUSION, Fusion, Hit, retrieve  # noqa: E402
 from shipyard.assistants.policy.sentences import SentenceVectors  # noqa: E402
+from shipyard.assistants.policy.superseded import superseded_signal  # noqa: E402
 from shipyard.documents.extract import extract, split_passages  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "shipyard-policy-tune"
@@ -65,9 +68,12 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def load_passages() -> tuple[list[IndexedPassage], set[str]]:
-    """Passages of the active, non-duplicate documents via the real extractor (cached), and their refs."""
-    docs = [d for d in load_manifest() if d.expected_status == "active" and d.duplicate_of is None]
+def load_passages(statuses: Sequence[str] = ("active",)) -> tuple[list[IndexedPassage], set[str]]:
+    """Passages of the non-duplicate documents in `statuses` via the real extractor (cached), and their refs.
+
+    The manifest's version chains say which versions the store holds as superseded or withdrawn.
+    """
+    docs = [d for d in load_manifest() if d.expected_status in statuses and d.duplicate_of is None]
     active = {f"{d.doc_key}@{d.version}" for d in docs}
     digest = hashlib.sha256()
     for d in docs:
@@ -133,6 +139,7 @@ def run(
     questions: Sequence[Any],
     fusion: Fusion,
     sentences: SentenceVectors | None = None,
+    retired: PolicyIndex | None = None,
 ) -> list[Outcome]:
     """Embed, retrieve and draft each question, timing the three together."""
     sentences = sentences or SentenceVectors(embedder.encode)
@@ -142,7 +149,10 @@ def run(
         insurer = detect_insurer(q.question, index.insurers)
         vector = embedder.encode([q.question])[0]
         hits = retrieve(index, q.question, vector, insurer=insurer, k=K, fusion=fusion)
-        draft = draft_answer(q.question, hits, similarity=partial(sentences.similarity, vector))
+        signal = superseded_signal(index, retired, hits[0].query_terms, vector, insurer=insurer)
+        draft = draft_answer(
+            q.question, hits, similarity=partial(sentences.similarity, vector), superseded=signal
+        )
         seconds = time.perf_counter() - t0
         features = draft.features if draft else dict.fromkeys(FEATURES, 0.0)
         correct = draft is not None and is_correct(q, draft.citations)
@@ -213,6 +223,7 @@ def report(
     active: set[str],
     index: PolicyIndex,
     embedder: Embedder,
+    retired: PolicyIndex | None = None,
 ) -> None:
     """The figures with the fitted calibration and threshold, as the service would answer."""
     answers: list[Answer] = []
@@ -225,6 +236,7 @@ def report(
         insurer = detect_insurer(text, index.insurers)
         vector = embedder.encode([text])[0]
         hits = retrieve(index, text, vector, insurer=insurer, k=K)
+        signal = superseded_signal(index, retired, hits[0].query_terms, vector, insurer=insurer)
         answers.append(
             answer_question(
                 text,
@@ -232,6 +244,7 @@ def report(
                 threshold=calibration.threshold,
                 calibration=calibration,
                 similarity=partial(sentences.similarity, vector),
+                superseded=signal,
             )
         )
         seconds.append(time.perf_counter() - t0)
@@ -291,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     index = PolicyIndex.build(passages, embeddings)
     build_ms = (time.perf_counter() - t1) * 1000
     say(f"{len(passages)} passages from {len(active)} active documents, index built in {build_ms:.0f} ms")
+    old_passages, old_refs = load_passages(("superseded", "withdrawn"))
+    retired = PolicyIndex.build(old_passages, load_embeddings(embedder, old_passages))
+    say(f"{len(old_passages)} passages from {len(old_refs)} superseded or withdrawn documents, indexed apart")
     say(f"(loading, extraction and embedding took {t1 - t0:.1f} s)")
     questions = load_questions()
     dev = [q for q in questions if q.split == "dev"]
@@ -308,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"{fusion}: {retrieval_line(run(index, embedder, dev, fusion))}")
         return 0
 
-    outcomes = run(index, embedder, dev, DEFAULT_FUSION)
+    outcomes = run(index, embedder, dev, DEFAULT_FUSION, retired=retired)
     oof = out_of_fold(outcomes)
     threshold = choose_threshold(outcomes, oof)
     oof_figures = figures(outcomes, oof, threshold)
@@ -337,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"predicted {b['predicted']:.2f}  observed {b['observed']:.2f}"
         )
     say("out-of-fold at the threshold: " + ", ".join(f"{k} {v:.3f}" for k, v in oof_figures.items()))
-    report("dev (fitted on these)", outcomes, calibration, active, index, embedder)
+    report("dev (fitted on these)", outcomes, calibration, active, index, embedder, retired)
     if args.verbose:
         for o in outcomes:
             p = calibration.probability(o.features)
@@ -347,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if args.report_test:
         test = [q for q in questions if q.split == "test"]
-        report("test", run(index, embedder, test, DEFAULT_FUSION), calibration, active, index, embedder)
+        test_outcomes = run(index, embedder, test, DEFAULT_FUSION, retired=retired)
+        report("test", test_outcomes, calibration, active, index, embedder, retired)
     return 0
 
 

@@ -208,3 +208,37 @@ async def test_bad_uploads_say_what_is_wrong(client: httpx.AsyncClient, world: W
     assert (bogus.status_code, bogus.json()["code"]) == (422, "bad_status")
     no_file = await client.post("/v1/documents", data=form(effective_date="2024-01-01"), headers=bearer(key))
     assert (no_file.status_code, no_file.json()["code"]) == (422, "no_file")
+
+
+async def test_the_retired_corpus_holds_superseded_and_withdrawn_versions(
+    client: httpx.AsyncClient, world: World, corpus: Any
+) -> None:
+    key = world.user_with_key("sam", ["owner"])
+    ids = {}
+    for name, text, version, day in (
+        ("mri-2024.md", MRI_2024, "2024.1", "2024-01-01"),
+        ("mri-2025.md", MRI_2025, "2025.1", "2025-01-01"),
+    ):
+        reply = await upload(client, key, name, text, doc_key="nwh-mri", version=version, effective_date=day)
+        ids[version] = reply.json()["document"]["id"]
+
+    def versions() -> tuple[set[tuple[str, str]], set[tuple[str, str]], str]:
+        with world.ctx.sessions() as s:
+            active = documents.active_corpus(s, corpus.vault)
+            retired = documents.retired_corpus(s, corpus.vault)
+        assert retired.embeddings.shape == (len(retired.passages), active.embeddings.shape[1])
+        texts = " ".join(p.text for p in retired.passages)
+        return (
+            {(p.doc_key, p.version) for p in active.passages},
+            {(p.doc_key, p.version) for p in retired.passages},
+            texts,
+        )
+
+    active, retired, texts = versions()
+    assert active == {("nwh-mri", "2025.1")} and retired == {("nwh-mri", "2024.1")}
+    assert "within 3 business days" in texts  # decrypted, as the old version said it
+    await client.post(
+        f"/v1/documents/{ids['2025.1']}/withdraw", json={"reason": "error"}, headers=bearer(key)
+    )
+    active, retired, texts = versions()
+    assert active == {("nwh-mri", "2024.1")} and retired == {("nwh-mri", "2025.1")}

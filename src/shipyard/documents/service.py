@@ -337,7 +337,7 @@ def read_passages(
 
 @dataclass(frozen=True)
 class CorpusPassage:
-    """An active passage with what a citation names; text decrypted, for the in-memory index only."""
+    """A stored passage with what a citation names; text decrypted, for the in-memory index only."""
 
     passage_id: str
     document_id: str
@@ -370,10 +370,27 @@ def snapshot_id(document_ids: Sequence[str]) -> str:
 
 def active_corpus(session: Session, vault: DocumentVault) -> CorpusSnapshot:
     """Everything the index needs, read in one query (no audit: this is the service reading its corpus)."""
+    snap = _corpus(session, vault, (ACTIVE,))
+    # Active documents with no passages still count: the set, not the text, names the snapshot.
+    ids = set(session.scalars(select(PolicyDocument.id).where(PolicyDocument.status == ACTIVE)))
+    ids.update(p.document_id for p in snap.passages)
+    return CorpusSnapshot(snapshot_id(sorted(ids)), snap.passages, snap.embeddings, len(ids))
+
+
+def retired_corpus(session: Session, vault: DocumentVault) -> CorpusSnapshot:
+    """The passages of superseded and withdrawn versions, each with its doc key and version.
+
+    For telling that a question is answered by a rule no longer in force, never for citing. No audit,
+    as for `active_corpus`: this is the service reading its corpus.
+    """
+    return _corpus(session, vault, (SUPERSEDED, WITHDRAWN))
+
+
+def _corpus(session: Session, vault: DocumentVault, statuses: Sequence[str]) -> CorpusSnapshot:
     rows = session.execute(
         select(DocumentPassage, PolicyDocument)
         .join(PolicyDocument, PolicyDocument.id == DocumentPassage.document_id)
-        .where(PolicyDocument.status == ACTIVE)
+        .where(PolicyDocument.status.in_(statuses))
         .order_by(PolicyDocument.id, DocumentPassage.index)
     ).all()
     passages, vectors, ids = [], [], set()
@@ -396,8 +413,6 @@ def active_corpus(session: Session, vault: DocumentVault) -> CorpusSnapshot:
             )
         )
         vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
-    # Active documents with no passages still count: the set, not the text, names the snapshot.
-    ids.update(session.scalars(select(PolicyDocument.id).where(PolicyDocument.status == ACTIVE)))
     matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
     return CorpusSnapshot(snapshot_id(sorted(ids)), passages, matrix, len(ids))
 

@@ -132,6 +132,46 @@ async def test_the_index_follows_uploads_without_a_restart(
     assert after["output"]["snapshot"] != before["output"]["snapshot"]
 
 
+async def test_a_rule_only_the_superseded_version_states_is_not_answered_from_it(
+    client: httpx.AsyncClient, world: World, staff: str
+) -> None:
+    pt_2023 = (
+        PT_2024 + "\nAquatic therapy in a heated pool is covered for up to 8 sessions per calendar year.\n"
+    )
+    for name, text, version, day in (
+        ("pt-2023.md", pt_2023, "2023.1", "2023-01-01"),
+        ("pt-2024.md", PT_2024, "2024.1", "2024-01-01"),
+    ):
+        reply = await upload(
+            client,
+            staff,
+            name,
+            text,
+            doc_key="nwh-pt",
+            version=version,
+            topic="therapy/pt",
+            effective_date=day,
+        )
+        assert reply.status_code == 201, reply.text
+    body = await ask(
+        client, staff, "How many aquatic therapy pool sessions a year does Northwind Health cover?"
+    )
+    out = body["output"]
+    assert (out["superseded"]["doc_key"], out["superseded"]["version"]) == ("nwh-pt", "2023.1")
+    assert out["superseded"]["coverage_gap"] > 0
+    assert (body["outcome"], out["citations"]) == ("abstained", [])
+    assert "no longer in force (nwh-pt v2023.1" in out["reason"]
+    # the old version is evidence only: never retrieved for quoting, never shown as a closest passage
+    assert all(r["version"] != "2023.1" for r in out["retrieved"])
+    assert all(c["version"] != "2023.1" for c in out["closest"])
+    # a rule both versions state is answered from the one in force, with no superseded signal to speak of
+    same = (
+        await ask(client, staff, "How many physical therapy visits per year does Northwind Health cover?")
+    )["output"]
+    assert same["answered"] and {c["version"] for c in same["citations"]} == {"2024.1"}
+    assert same["superseded"]["coverage_gap"] <= 0
+
+
 async def test_the_official_openai_client_can_ask(app: Any, world: World, staff: str) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

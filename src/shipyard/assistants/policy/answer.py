@@ -13,6 +13,7 @@ from shipyard.assistants.policy.calibration import Calibration
 from shipyard.assistants.policy.insurers import detect_insurer, insurer_like_names
 from shipyard.assistants.policy.retrieve import Hit, WeightedTerm
 from shipyard.assistants.policy.segments import Unit, split_units
+from shipyard.assistants.policy.superseded import NO_SIGNAL, SUPERSEDED_FEATURES, SupersededSignal
 from shipyard.assistants.policy.terms import tokenize
 from shipyard.assistants.policy.verdict import yes_or_no
 
@@ -42,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "unknown_terms",
     "value_missing",
     "answer_dense",
+    *SUPERSEDED_FEATURES,
 )
 
 # cosine similarity of the question with each unit text (MiniLM, `sentences.SentenceVectors`)
@@ -207,12 +209,18 @@ def _same_version(a: Hit, b: Hit) -> bool:
 
 
 def draft_answer(
-    question: str, hits: Sequence[Hit], *, similarity: UnitSimilarity | None = None
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    similarity: UnitSimilarity | None = None,
+    superseded: SupersededSignal = NO_SIGNAL,
 ) -> Draft | None:
     """The best quotable answer in the hits (from one insurer only), with its confidence features.
 
     `similarity` scores unit texts against the question (MiniLM cosine); without it, units are chosen
     by their terms alone and the `answer_dense` feature falls back to the passage's cosine.
+    `superseded` compares the question with versions no longer in force (features only: the quotes
+    come from `hits` alone).
     """
     if not hits:
         return None
@@ -280,6 +288,7 @@ def draft_answer(
         "value_missing": 1.0 if expected and not any(p.search(quoted_text) for p in expected) else 0.0,
         # how close the chosen sentence itself is to the question, not just its passage
         "answer_dense": best.cosine if similarity is not None else hit.dense,
+        **superseded.features,
     }
     return Draft(
         hit=hit,
@@ -323,16 +332,19 @@ def answer_question(
     threshold: float,
     calibration: Calibration,
     similarity: UnitSimilarity | None = None,
+    superseded: SupersededSignal = NO_SIGNAL,
 ) -> Answer:
     """Answer from the hits with quotes and citations, or abstain when the calibrated confidence is low."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
     closest = list(hits)
-    draft = draft_answer(question, hits, similarity=similarity)
+    draft = draft_answer(question, hits, similarity=similarity, superseded=superseded)
     if draft is None:
         return Answer(False, ABSTAIN_TEXT, [], 0.0, "no passage was retrieved", closest)
     coverage = draft.features["context_coverage"]
     missing = f"; not found: {', '.join(draft.missing)}" if draft.missing else ""
+    if superseded.notable:
+        missing += f"; {superseded.describe()}"
     where = f"{draft.hit.passage.doc_key} v{draft.hit.passage.version} p. {draft.hit.passage.page}"
     if draft.unknown_insurer is not None:
         reason = f"the question names {draft.unknown_insurer}, and no active policy mentions that insurer"

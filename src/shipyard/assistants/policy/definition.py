@@ -78,6 +78,11 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "snapshot": {"type": "string", "description": "The corpus snapshot the answer came from."},
         "retrieved": {"type": "array", "items": {"type": "object"}},
         "closest": {"type": "array", "items": CITATION_SCHEMA},
+        "superseded": {
+            "type": ["object", "null"],
+            "description": "The best-matching superseded or withdrawn version and how much better it "
+            "matches than the active ones (evidence for abstaining; never cited).",
+        },
         "generation": {"type": ["object", "null"]},
     },
 }

@@ -1,5 +1,9 @@
 """The corpus a serving process answers from: the active passages, indexed in memory, kept current.
 
+Beside them, the passages of superseded and withdrawn versions are indexed apart (`CorpusState.retired`):
+they only tell the confidence model that an old version answers a question better; they are never
+quoted or cited.
+
 One `LiveCorpus` per process. It rebuilds its index when the `documents` change topic fires (an
 upload or withdrawal here or in another worker), in the background so calls keep being answered from
 the previous snapshot meanwhile; a call that finds the index stale and no rebuild running rebuilds it
@@ -29,12 +33,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CorpusState:
-    """One built snapshot: its id, its index (None while no document is active), and how much is in it."""
+    """One built snapshot: its id, its index (None while no document is active), and how much is in it.
+
+    `retired` indexes the superseded and withdrawn versions' passages (None when there are none), for
+    the superseded-version signal only.
+    """
 
     snapshot_id: str
     index: PolicyIndex | None
     documents: int
     passages: int
+    retired: PolicyIndex | None = None
 
     @property
     def insurers(self) -> frozenset[str]:
@@ -101,7 +110,8 @@ class LiveCorpus:
                 return self._state
             with self._sessions() as session:
                 snap = documents.active_corpus(session, self.vault)
-            state = _build(snap)
+                retired = documents.retired_corpus(session, self.vault)
+            state = _build(snap, retired)
             self._state, self._built_generation = state, generation
             log.info(
                 "policy corpus %s: %d active documents, %d passages",
@@ -129,9 +139,15 @@ class LiveCorpus:
             return state
 
 
-def _build(snap: documents.CorpusSnapshot) -> CorpusState:
+def _build(snap: documents.CorpusSnapshot, retired: documents.CorpusSnapshot | None = None) -> CorpusState:
+    index = _index(snap)
+    return CorpusState(
+        snap.snapshot_id, index, snap.documents, len(snap.passages), _index(retired) if retired else None
+    )
+
+
+def _index(snap: documents.CorpusSnapshot) -> PolicyIndex | None:
     # The store's CorpusPassage and the index's IndexedPassage carry the same fields: the documents
     # domain does not import the assistant's types.
     passages = [IndexedPassage(**asdict(p)) for p in snap.passages]
-    index = PolicyIndex.build(passages, snap.embeddings) if passages else None
-    return CorpusState(snap.snapshot_id, index, snap.documents, len(passages))
+    return PolicyIndex.build(passages, snap.embeddings) if passages else None

@@ -22,6 +22,7 @@ from shipyard.assistants.policy.insurers import detect_insurer
 from shipyard.assistants.policy.live import LiveCorpus
 from shipyard.assistants.policy.retrieve import Hit, retrieve
 from shipyard.assistants.policy.sentences import SentenceVectors
+from shipyard.assistants.policy.superseded import NO_SIGNAL, SupersededSignal, superseded_signal
 from shipyard.core.errors import InvalidInput, ModelFailed, ShipyardError
 from shipyard.registry.loaders.base import Usage
 
@@ -74,12 +75,18 @@ class PolicyAssistant:
             return _nothing_active(state.snapshot_id, insurer)
         vector = self._corpus.encode([question])[0]
         hits = retrieve(state.index, question, vector, insurer=insurer, k=self._k)
+        signal = (
+            superseded_signal(state.index, state.retired, hits[0].query_terms, vector, insurer=insurer)
+            if hits
+            else NO_SIGNAL
+        )
         answer = answer_question(
             question,
             hits,
             threshold=self._threshold,
             calibration=self._calibration,
             similarity=partial(self._sentences.similarity, vector),
+            superseded=signal,
         )
         output: dict[str, Any] = {
             "answered": answer.answered,
@@ -92,6 +99,7 @@ class PolicyAssistant:
             "closest": []
             if answer.answered
             else [_closest(h, i) for i, h in enumerate(answer.closest[:3], 1)],
+            "superseded": _superseded(signal),
             "generation": None,
         }
         result: dict[str, Any] = {
@@ -134,6 +142,7 @@ def _nothing_active(snapshot: str, insurer: str | None) -> dict[str, Any]:
         "snapshot": snapshot,
         "retrieved": [],
         "closest": [],
+        "superseded": None,
         "generation": None,
     }
     return {"output": output, "confidence": 0.0, "abstained": True}
@@ -168,6 +177,21 @@ def _citation(c: Citation, n: int, *, state_hits: list[Hit]) -> dict[str, Any]:
         "quote": c.quote,
         "start": c.start,
         "end": c.end,
+    }
+
+
+def _superseded(signal: SupersededSignal) -> dict[str, Any] | None:
+    """The best-matching retired version and how much better it matches: evidence, never a citation."""
+    p = signal.passage
+    if p is None:
+        return None
+    return {
+        "passage_id": p.passage_id,
+        "doc_key": p.doc_key,
+        "version": p.version,
+        "page": p.page,
+        "coverage_gap": round(signal.coverage_gap, 6),
+        "dense_gap": round(signal.dense_gap, 6),
     }
 
 
