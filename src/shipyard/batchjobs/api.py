@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,44 +9,16 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.datastructures import UploadFile
 
 from shipyard.auth.principal import Principal
 from shipyard.batchjobs import exports
 from shipyard.batchjobs import service as jobs
 from shipyard.batchjobs.schemas import DeadLetterRead, JobRead, RetryRequest, RetryResult
-from shipyard.core.errors import InvalidInput
 from shipyard.web.context import AppContext
 from shipyard.web.deps import Require, actor, get_ctx
+from shipyard.web.uploads import TABLE_UPLOAD_OPENAPI, receive_table_file
 
 router = APIRouter(tags=["batch jobs"])
-
-_FORMAT_BY_TYPE = {
-    "text/csv": "csv",
-    "application/csv": "csv",
-    "application/x-ndjson": "jsonl",
-    "application/jsonl": "jsonl",
-    "application/x-jsonlines": "jsonl",
-}
-_UPLOAD_OPENAPI: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "format": {"type": "string", "enum": ["csv", "jsonl"]},
-                    },
-                    "required": ["file"],
-                }
-            },
-            "text/csv": {"schema": {"type": "string"}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-        },
-    }
-}
 
 
 def wake_runner(ctx: AppContext) -> None:
@@ -56,40 +27,11 @@ def wake_runner(ctx: AppContext) -> None:
         ctx.jobs.wake()
 
 
-async def _receive_file(request: Request, folder: Path, fmt: str | None) -> tuple[Path, str, str | None]:
-    """The uploaded file on disk, its name, and the format named by the request (if any)."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        async with request.form() as form:  # closes the spooled upload when done
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise InvalidInput("send the file in a multipart field named 'file'", code="no_file")
-            named = form.get("format")
-            name = Path(upload.filename or "upload").name
-            path = folder / name
-            with path.open("wb") as fh:
-                await anyio.to_thread.run_sync(shutil.copyfileobj, upload.file, fh)
-        return path, name, fmt or (named if isinstance(named, str) and named else None)
-    fmt = fmt or _FORMAT_BY_TYPE.get(content_type.split(";")[0].strip().lower())
-    if fmt is None:
-        raise InvalidInput(
-            "say the file's format: ?format=csv or ?format=jsonl, or a Content-Type of text/csv or "
-            "application/x-ndjson",
-            code="bad_format",
-        )
-    name = Path(request.query_params.get("name") or f"upload.{fmt}").name
-    path = folder / name
-    with path.open("wb") as fh:
-        async for chunk in request.stream():
-            await anyio.to_thread.run_sync(fh.write, chunk)
-    return path, name, fmt
-
-
 @router.post(
     "/v1/services/{slug}/jobs",
     response_model=JobRead,
     status_code=201,
-    openapi_extra=_UPLOAD_OPENAPI,
+    openapi_extra=TABLE_UPLOAD_OPENAPI,
 )
 async def submit_job(
     slug: str,
@@ -106,7 +48,7 @@ async def submit_job(
     ctx = get_ctx(request)
     who = actor(request, principal)
     with tempfile.TemporaryDirectory() as tmp:
-        path, name, named = await _receive_file(request, Path(tmp), fmt)
+        path, name, named = await receive_table_file(request, Path(tmp), fmt, "upload")
 
         def work() -> JobRead:
             with ctx.uow() as session:

@@ -33,18 +33,20 @@ from prometheus_client import values as _values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from shipyard.registry.loaders.base import Usage
+from shipyard.serving.schemas import OUTCOMES
 
 # Decided by prometheus_client when it was imported: file-backed values iff PROMETHEUS_MULTIPROC_DIR.
 MULTIPROCESS = _values.ValueClass is not _values.MutexValue
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-OUTCOMES = ("served", "abstained", "fallback", "held_for_review", "rejected", "shed", "failed")
+# Upper bounds of the latency histogram; the rollups use the same ones, so both give the same percentiles.
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 CALLS = Counter("shipyard_calls_total", "Model calls by outcome", ["service", "version", "outcome"])
 LATENCY = Histogram(
     "shipyard_call_latency_seconds",
     "Time from request to recorded answer",
     ["service", "version"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=LATENCY_BUCKETS_S,
 )
 ERRORS = Counter(
     "shipyard_errors_total",

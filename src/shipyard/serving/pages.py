@@ -16,13 +16,13 @@ from shipyard.auth.principal import Principal
 from shipyard.core.errors import Forbidden, NotFound
 from shipyard.registry import service as registry
 from shipyard.serving import predictions
+from shipyard.serving.schemas import OUTCOMES
 from shipyard.web.console import render
 from shipyard.web.deps import Require, actor, get_ctx
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-OUTCOMES = ("served", "abstained", "fallback", "held_for_review", "rejected", "shed", "failed")
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends; always UTC here
 
 

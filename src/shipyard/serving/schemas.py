@@ -7,6 +7,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# What can happen to a call (DESIGN.md, "outcome"); every record carries one.
+OUTCOMES: tuple[str, ...] = (
+    "served",
+    "abstained",
+    "fallback",
+    "held_for_review",
+    "rejected",
+    "shed",
+    "failed",
+)
+
 
 class PredictionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.datastructures import UploadFile
 
 from shipyard.auth.principal import Principal
 from shipyard.core.errors import InvalidInput
@@ -27,32 +25,9 @@ from shipyard.monitoring.drift.schemas import (
 )
 from shipyard.registry import service as registry
 from shipyard.web.deps import Require, actor, get_ctx
+from shipyard.web.uploads import TABLE_UPLOAD_OPENAPI, receive_table_file
 
 router = APIRouter(prefix="/v1/services/{slug}", tags=["drift"])
-
-_FORMAT_BY_TYPE = {
-    "text/csv": "csv",
-    "application/csv": "csv",
-    "application/x-ndjson": "jsonl",
-    "application/jsonl": "jsonl",
-    "application/x-jsonlines": "jsonl",
-}
-_UPLOAD_OPENAPI: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-            "text/csv": {"schema": {"type": "string"}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-        },
-    }
-}
 
 
 def parse_kinds(text: str | None) -> dict[str, str]:
@@ -76,37 +51,11 @@ def parse_kinds(text: str | None) -> dict[str, str]:
     return out
 
 
-async def _receive(request: Request, folder: Path, fmt: str | None) -> tuple[Path, str, str | None]:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        async with request.form() as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise InvalidInput("send the file in a multipart field named 'file'", code="no_file")
-            name = Path(upload.filename or "reference").name
-            path = folder / name
-            with path.open("wb") as fh:
-                await anyio.to_thread.run_sync(shutil.copyfileobj, upload.file, fh)
-        return path, name, fmt
-    fmt = fmt or _FORMAT_BY_TYPE.get(content_type.split(";")[0].strip().lower())
-    if fmt is None:
-        raise InvalidInput(
-            "say the file's format: ?format=csv or ?format=jsonl, or a Content-Type of text/csv or "
-            "application/x-ndjson",
-            code="bad_format",
-        )
-    path = folder / f"reference.{fmt}"
-    with path.open("wb") as fh:
-        async for chunk in request.stream():
-            await anyio.to_thread.run_sync(fh.write, chunk)
-    return path, path.name, fmt
-
-
 @router.post(
     "/versions/{number}/reference",
     response_model=ReferenceRead,
     status_code=201,
-    openapi_extra=_UPLOAD_OPENAPI,
+    openapi_extra=TABLE_UPLOAD_OPENAPI,
 )
 async def upload_reference(
     slug: str,
@@ -124,7 +73,7 @@ async def upload_reference(
     who = actor(request, principal)
     declared = parse_kinds(kinds)
     with tempfile.TemporaryDirectory() as tmp:
-        path, name, named = await _receive(request, Path(tmp), fmt)
+        path, name, named = await receive_table_file(request, Path(tmp), fmt, "reference")
 
         def work() -> ReferenceRead:
             with ctx.uow() as session:

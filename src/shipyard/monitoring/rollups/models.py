@@ -8,35 +8,13 @@ from sqlalchemy import BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipyard.db.base import Base
+from shipyard.monitoring.metrics import LATENCY_BUCKETS_S
+from shipyard.serving.schemas import OUTCOMES
 
 # The upper bounds (ms) of the latency histogram: those of `shipyard_call_latency_seconds`, so the
 # rollups and Prometheus agree. A bucket counts calls in (previous bound, bound]; the last is over 30 s.
-LATENCY_BOUNDS_MS: tuple[float, ...] = (
-    1,
-    2.5,
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
-    30000,
-)
+LATENCY_BOUNDS_MS: tuple[float, ...] = tuple(round(s * 1000, 6) for s in LATENCY_BUCKETS_S)
 LATENCY_COLUMNS: tuple[str, ...] = tuple(f"lat_{i:02d}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
-OUTCOMES: tuple[str, ...] = (
-    "served",
-    "abstained",
-    "fallback",
-    "held_for_review",
-    "rejected",
-    "shed",
-    "failed",
-)
 # Additive columns: a coarser bucket is the sum of its finer ones (latency_max_ms is the max instead).
 SUM_COLUMNS: tuple[str, ...] = (
     "calls",

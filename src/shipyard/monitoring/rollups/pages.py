@@ -14,10 +14,10 @@ from markupsafe import Markup
 from shipyard.auth.principal import Principal
 from shipyard.monitoring import panels
 from shipyard.monitoring.rollups import service as rollups
-from shipyard.monitoring.rollups.models import OUTCOMES
 from shipyard.monitoring.rollups.schemas import Bucket, Totals
 from shipyard.registry import service as registry
 from shipyard.serving.pages import browse_url
+from shipyard.serving.schemas import OUTCOMES
 from shipyard.web.charts import Bars, Series, Threshold, bar_chart, fmt_number, line_chart
 from shipyard.web.console import render
 from shipyard.web.deps import Require, get_ctx

@@ -25,7 +25,6 @@ from shipyard.monitoring.rollups.models import (
     LATENCY_BOUNDS_MS,
     LATENCY_COLUMNS,
     NO_VERSION,
-    OUTCOMES,
     RESOLUTIONS,
     SUM_COLUMNS,
     RollupBucket,
@@ -33,6 +32,7 @@ from shipyard.monitoring.rollups.models import (
 from shipyard.monitoring.rollups.schemas import Bucket, Resolution, Totals
 from shipyard.serving.models import Prediction
 from shipyard.serving.predictions import slower_than_slo
+from shipyard.serving.schemas import OUTCOMES
 
 STEP: dict[str, timedelta] = {
     "minute": timedelta(minutes=1),
