@@ -310,7 +310,12 @@ def metrics_cost(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any
             env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
         print(f"  {mode}: {args.metrics_calls} calls x {args.metrics_rounds} rounds ...")
         done = subprocess.run(
-            [sys.executable, str(BENCH / "_metrics_cost.py"), str(args.metrics_calls), str(args.metrics_rounds)],
+            [
+                sys.executable,
+                str(BENCH / "_metrics_cost.py"),
+                str(args.metrics_calls),
+                str(args.metrics_rounds),
+            ],
             env=env,
             cwd=BENCH,
             capture_output=True,
@@ -343,9 +348,9 @@ def metrics_cost(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any
             }
         )
     print(
-        "(observe+cost: wall µs per call in a tight loop. invoke CPU µs: the process's CPU time per in-process\n"
-        " invoke, median round; the stub replaces the metrics with no-ops. On a busy shared machine the\n"
-        " invoke difference is noisy: read it with the fastest-rounds column and the tight loop.)"
+        "(observe+cost: wall µs per call in a tight loop. invoke CPU µs: the process's CPU time per\n"
+        " in-process invoke, median round; the stub replaces the metrics with no-ops. On a busy shared\n"
+        " machine the invoke difference is noisy: read it with the fastest-rounds column and the tight loop.)"
     )
     return results, checks
 
