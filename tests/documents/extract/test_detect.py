@@ -57,7 +57,7 @@ def test_text_starting_with_bm_is_not_a_bitmap() -> None:
         (files.png_image(), "scan.pdf", "a PNG image"),
         (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "scan.jpg", "a JPEG image"),
         (files.xlsx_like(), "codes.xlsx", "an Excel workbook (.xlsx)"),
-        (gzip.compress(b"policy text"), "policy.txt.gz", "a gzip archive"),
+        (gzip.compress(b"policy text", mtime=0), "policy.txt.gz", "a gzip archive"),
         (bytes(range(256)) * 8, "policy.txt", "binary data of an unknown kind"),
         (b"<html>Access denied</html>", "policy.pdf", "text, not the .pdf its name or type claims"),
         (b"name,code\nMRI,72148\n", "codes.csv", "a .csv file"),
