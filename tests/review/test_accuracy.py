@@ -96,6 +96,11 @@ async def test_labels_answers_and_flags_count_per_version_and_window(
     clock.advance(minutes=5)
     assert "accuracy" in world.ctx.periodic.run_due()
     assert gauge("echo", "2") == 1.0
+    # A longer window (SHIPYARD_MONITORING__ACCURACY_WINDOW_DAYS) takes version 1 back in.
+    world.ctx.settings.monitoring.accuracy_window_days = 60
+    clock.advance(seconds=world.ctx.settings.monitoring.accuracy_every_s)
+    assert "accuracy" in world.ctx.periodic.run_due()
+    assert gauge("echo", "1") == 4 / 6
 
     r = await client.get("/v1/services/echo/accuracy", params={"days": 30}, headers=bearer(key))
     assert r.status_code == 200, r.text

@@ -154,6 +154,9 @@ class MonitoringSettings(BaseModel):
     # With several worker processes, how often each one writes its state gauges (breakers, lanes,
     # spool backlog) for the others' scrapes: a gauge in /metrics is at most this old.
     state_refresh_s: float = Field(1.0, gt=0)
+    # The accuracy gauges (shipyard_accuracy): labelled predictions of this many days, refreshed this often.
+    accuracy_window_days: float = Field(7.0, gt=0)
+    accuracy_every_s: float = Field(300.0, gt=0)
 
 
 class TracingSettings(BaseModel):

@@ -25,7 +25,7 @@ def roll_up(ctx: AppContext) -> None:
 def register(ctx: AppContext) -> None:
     """Add monitoring's jobs to `ctx.periodic`; they start with the process (see AppContext.start)."""
     from shipyard.monitoring.drift import jobs as drift_jobs
-    from shipyard.review.jobs import EVERY, refresh_accuracy
+    from shipyard.review.jobs import refresh_accuracy
 
     every = timedelta(seconds=ctx.settings.monitoring.rollups.every_s)
     ctx.periodic.add(PeriodicJob("rollups", every, lambda: roll_up(ctx)))
@@ -34,7 +34,8 @@ def register(ctx: AppContext) -> None:
     def accuracy() -> None:
         refresh_accuracy(ctx)
 
-    ctx.periodic.add(PeriodicJob("accuracy", EVERY, accuracy))
+    every_s = ctx.settings.monitoring.accuracy_every_s
+    ctx.periodic.add(PeriodicJob("accuracy", timedelta(seconds=every_s), accuracy))
     alerts = ctx.settings.alerts
     if alerts.enabled:
         from shipyard.monitoring.alerts.evaluate import evaluate_round

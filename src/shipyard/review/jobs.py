@@ -12,19 +12,16 @@ from shipyard.review import service as review
 if TYPE_CHECKING:
     from shipyard.web.context import AppContext
 
-WINDOW = timedelta(days=7)
-EVERY = timedelta(minutes=5)
-
 # Set by whichever worker ran the job last; "mostrecent" makes a multiprocess scrape show that value.
 ACCURACY = Gauge(
     "shipyard_accuracy",
-    "Share of labelled predictions of the last 7 days that were right, per version",
+    "Share of labelled predictions in the accuracy window (default 7 days) that were right, per version",
     ["service", "version"],
     multiprocess_mode="mostrecent",
 )
 LABELLED = Gauge(
     "shipyard_accuracy_labelled",
-    "Labelled predictions of the last 7 days behind shipyard_accuracy, per version",
+    "Labelled predictions in the accuracy window behind shipyard_accuracy, per version",
     ["service", "version"],
     multiprocess_mode="mostrecent",
 )
@@ -34,7 +31,7 @@ _exported: set[tuple[str, str]] = set()
 def refresh_accuracy(ctx: AppContext) -> dict[tuple[str, str], float]:
     """Recompute the gauge for every service with verdicts in the window; what it set."""
     end = ctx.clock.now()
-    start = end - WINDOW
+    start = end - timedelta(days=ctx.settings.monitoring.accuracy_window_days)
     values: dict[tuple[str, str], float] = {}
     counts: dict[tuple[str, str], int] = {}
     with ctx.sessions() as session:

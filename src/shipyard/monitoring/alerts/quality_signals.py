@@ -63,7 +63,7 @@ register_signal(
     accuracy,
     description=(
         f"Accuracy of labelled predictions in the window (0 to 1; needs {MIN_LABELLED} labelled). "
-        "The Prometheus rule reads the 7-day shipyard_accuracy gauge"
+        "The Prometheus rule reads the shipyard_accuracy gauge (7 days by default)"
     ),
     unit="ratio",
     promql=lambda m, w: f"min by (service) (shipyard_accuracy{matchers(m)})",
