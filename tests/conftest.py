@@ -65,6 +65,7 @@ def _wipe(url: str) -> None:
                 "batch_jobs",
                 "document_passages",
                 "policy_documents",
+                "review_tasks",
                 "feedback",
                 "labels",
                 "quality_settings",

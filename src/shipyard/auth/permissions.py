@@ -23,6 +23,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # feedback on a prediction: whoever may invoke its service; ground-truth labels: who runs the service
     "prediction:feedback": frozenset({"admin", "owner", "operator", "consumer"}),
     "label:write": frozenset({"admin", "owner"}),
+    # the review queue: reviewers decide held and queued calls; an escalated one goes to an approver
+    "review:read": frozenset({"admin", "owner", "approver", "reviewer"}),
+    "review:decide": frozenset({"admin", "owner", "approver", "reviewer"}),
+    "review:escalated": frozenset({"admin", "owner", "approver"}),
     # batch jobs: reading one needs service:invoke or prediction:read on its service
     "job:read": frozenset({"admin", "owner", "operator", "consumer", "reviewer", "analyst"}),
     # drift monitoring: run a check now (reading drift is service:read, setting references service:update)
@@ -56,6 +60,9 @@ SERVICE_SCOPED = frozenset(
         "prediction:read",
         "prediction:feedback",
         "label:write",
+        "review:read",
+        "review:decide",
+        "review:escalated",
         "job:read",
         "drift:check",
     }

@@ -16,4 +16,5 @@ def load_all_models() -> None:
     from shipyard.monitoring.rollups import models as _rollups  # noqa: F401
     from shipyard.registry import models as _registry  # noqa: F401
     from shipyard.review import models as _review  # noqa: F401
+    from shipyard.review.queue import models as _review_queue  # noqa: F401
     from shipyard.serving import models as _serving  # noqa: F401

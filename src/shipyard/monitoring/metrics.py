@@ -70,6 +70,11 @@ RECORDS_DROPPED = Counter(
     "Answers given without a record because the spool was full (services that keep serving)",
     ["service"],
 )
+REVIEWS_REQUESTED = Counter(
+    "shipyard_reviews_requested_total",
+    "Calls sent to human review, by action (hold: answer withheld; queue: answered, checked later) and rule",
+    ["service", "action", "rule"],
+)
 RATE_LIMITED = Counter("shipyard_rate_limited_total", "Calls refused by a rate limit", ["service"])
 MODEL_CPU = Counter(
     "shipyard_model_cpu_seconds_total", "CPU time the model used for answered calls", ["service", "version"]

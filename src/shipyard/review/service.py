@@ -22,6 +22,7 @@ from shipyard.audit.service import Actor, record
 from shipyard.core.errors import InvalidInput, NotFound
 from shipyard.registry import service as registry
 from shipyard.review.models import Feedback, Label, QualitySettings
+from shipyard.review.queue import service as review_queue
 from shipyard.review.schemas import FeedbackCreate, LabelError, LabelsResult, QualityUpdate
 from shipyard.serving import predictions
 
@@ -235,7 +236,7 @@ class Verdict:
 def verdicts(
     session: Session, service: str, start: datetime, end: datetime, *, version: int | None = None
 ) -> list[Verdict]:
-    """Every prediction of `service` made in [start, end) that a label or feedback judges."""
+    """Every prediction of `service` made in [start, end) that a label, a review or feedback judges."""
     labels = select(Label).where(
         Label.service == service, Label.predicted_at >= start, Label.predicted_at < end
     )
@@ -252,6 +253,14 @@ def verdicts(
             judged[fb.request_id] = (fb.version, fb.predicted_at, fb.label, None)
         elif fb.flag in ("correct", "wrong"):
             judged[fb.request_id] = (fb.version, fb.predicted_at, None, fb.flag == "correct")
+    # A reviewer's decision outranks a user's flag; an uploaded ground truth outranks both.
+    for task in review_queue.decided_since(session, service, start, end):
+        if version is not None and task.version != version:
+            continue
+        if task.state == "corrected":
+            judged[task.request_id] = (task.version, task.created_at, task.corrected_output, None)
+        else:
+            judged[task.request_id] = (task.version, task.created_at, None, task.state == "approved")
     for lb in session.scalars(labels):
         judged[lb.request_id] = (lb.version, lb.predicted_at, lb.label, None)
     field = label_field(session, service)
@@ -309,4 +318,5 @@ def services_with_verdicts(session: Session, start: datetime) -> list[str]:
     """Services with a label or feedback on a prediction made since `start` (for the gauge job)."""
     labelled = select(Label.service).where(Label.predicted_at >= start).distinct()
     flagged = select(Feedback.service).where(Feedback.predicted_at >= start).distinct()
-    return sorted(set(session.scalars(labelled)) | set(session.scalars(flagged)))
+    reviewed = set(review_queue.services_decided_since(session, start))
+    return sorted(set(session.scalars(labelled)) | set(session.scalars(flagged)) | reviewed)

@@ -35,6 +35,13 @@ class FallbackInfo(BaseModel):
     message: str | None = None
 
 
+class ReviewTicket(BaseModel):
+    action: str = Field(description="hold: the answer waits for a reviewer; queue: answered, checked later.")
+    rule: str = Field(description="low_confidence, restricted_term, abstained or sample.")
+    reason: str
+    status_url: str = Field(description="Where the caller reads the decision and the released answer.")
+
+
 class InvokeResponse(BaseModel):
     output: Any
     confidence: float | None
@@ -43,6 +50,9 @@ class InvokeResponse(BaseModel):
     service: str
     request_id: str
     fallback: FallbackInfo | None = Field(None, description="Present when outcome is fallback.")
+    review: ReviewTicket | None = Field(
+        None, description="Present when the call went to human review (held: no output until decided)."
+    )
 
 
 DEADLINE_HEADER = "x-deadline-ms"
@@ -57,7 +67,9 @@ async def invoke_service(request: Request) -> Response:
     service answers 503 saying who paused it and why. When the model fails and the service has a
     fallback chain, the answer says `outcome: fallback` and which step answered. Over capacity the call
     is shed at once with 503 and Retry-After. An `X-Deadline-Ms` header gives the milliseconds the
-    caller will wait: work that cannot start in time is dropped, not computed.
+    caller will wait: work that cannot start in time is dropped, not computed. When the service's review
+    policy holds the answer for a person (low confidence, a restricted term), the reply is 202 with
+    `outcome: held_for_review`, no output, and a `review.status_url` that gives the decision later.
     """
     # A plain Starlette route: FastAPI's dependency solving costs more per call than the rest of the
     # governed path together, and this route has one dependency and no parameters to coerce.
@@ -83,7 +95,9 @@ async def invoke_service(request: Request) -> Response:
             config = await ctx.service_config(slug)
             ctx.tracing.note(version=config.live.number if config.live else None)
         result = await invoke(ctx, principal, config, body["inputs"], request_id, deadline=deadline)
-        return Response(orjson.dumps(result.as_dict(slug)), media_type="application/json")
+        # 202: accepted and recorded, the answer comes from a reviewer (GET the review's status_url).
+        status = 202 if result.held else 200
+        return Response(orjson.dumps(result.as_dict(slug)), status_code=status, media_type="application/json")
 
 
 def _deadline(header: str | None) -> float | None:
@@ -127,6 +141,10 @@ INVOKE_OPENAPI: dict[str, Any] = {
         "responses": {
             "200": {
                 "description": "The model's answer",
+                "content": {"application/json": {"schema": InvokeResponse.model_json_schema()}},
+            },
+            "202": {
+                "description": "Held for human review: recorded, no output until a reviewer decides",
                 "content": {"application/json": {"schema": InvokeResponse.model_json_schema()}},
             },
             "default": {

@@ -62,6 +62,11 @@ def question_of(chat: ChatRequest) -> str:
 def render(result: InvokeResult) -> str:
     """The answer as chat text: the answer, then its sources (or the closest passages on abstention)."""
     output = result.output
+    if result.held:
+        return (
+            "This question was sent to a person for review; the answer will follow once they have "
+            f"checked it. Reference: {result.request_id}."
+        )
     if not isinstance(output, dict) or "answer" not in output:  # another kind of service: its output
         return output if isinstance(output, str) else orjson.dumps(output).decode()
     text = str(output.get("answer", ""))

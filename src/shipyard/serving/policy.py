@@ -91,6 +91,37 @@ class RateLimitPolicy(_Strict):
     per_caller_per_minute: int | None = Field(None, ge=1, description="Calls per caller per minute.")
 
 
+class ReviewPolicy(_Strict):
+    """When a call goes to a person. `hold`: the caller gets no answer until a reviewer decides (outcome
+    held_for_review); `queue`: the answer goes out now and a reviewer checks it afterwards."""
+
+    low_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="Calls whose confidence is below this go to review."
+    )
+    restricted_terms: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Words or phrases (case-insensitive, whole words) that send a call to review when "
+        "any text in its input contains them.",
+    )
+    action: Literal["hold", "queue"] = Field(
+        "hold", description="What low confidence and restricted terms do: hold the answer, or queue it."
+    )
+    sample_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of answered calls queued for a quality check (never held)."
+    )
+    queue_abstentions: bool = Field(False, description="Queue calls the model abstained on.")
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.low_confidence is not None
+            or self.restricted_terms
+            or self.sample_rate
+            or self.queue_abstentions
+        )
+
+
 class RuntimePolicy(_Strict):
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
@@ -99,6 +130,7 @@ class RuntimePolicy(_Strict):
     batching: BatchingPolicy = Field(default_factory=BatchingPolicy)
     isolation: IsolationPolicy = Field(default_factory=IsolationPolicy)
     rate_limit: RateLimitPolicy = Field(default_factory=RateLimitPolicy)
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
     on_recorder_full: Literal["fail_closed", "serve"] = Field(
         "fail_closed",
         description="When the spool is full or the disk is: refuse calls (503), or answer unrecorded "

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from shipyard.review.queue import service as review_queue
 from shipyard.serving.models import Prediction
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_sink(factory: sessionmaker[Session]) -> Any:
-    """A spool sink: insert a batch, ignoring rows already shipped (delivery is at-least-once)."""
+    """A spool sink: insert a batch, and the review tasks it asks for, ignoring rows already shipped
+    (delivery is at-least-once)."""
     table = Prediction.__table__  # a Table; typed as FromClause
     assert isinstance(table, Table)
 
@@ -64,5 +66,7 @@ def make_sink(factory: sessionmaker[Session]) -> Any:
             else:  # pragma: no cover - only the two supported backends
                 stmt = insert(table)
             conn.execute(stmt, rows)
+            # Same transaction: a held call is never on record without the task that releases it.
+            review_queue.open_tasks(conn, records)
 
     return sink

@@ -33,6 +33,7 @@ from shipyard.core.errors import (
 from shipyard.monitoring import cost, metrics
 from shipyard.registry.cache import ServiceConfig, VersionConfig
 from shipyard.registry.loaders import ModelOutput, Runtime
+from shipyard.review.queue import rules as review_rules
 from shipyard.serving.policy import FallbackStep, FixedFallback, RuleFallback, VersionFallback, describe
 from shipyard.web.context import AppContext
 
@@ -53,6 +54,11 @@ class InvokeResult:
     version: int
     request_id: str
     fallback: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None  # why a person will look at it; a held call has no output yet
+
+    @property
+    def held(self) -> bool:
+        return self.outcome == "held_for_review"
 
     def as_dict(self, service: str) -> dict[str, Any]:
         body = {
@@ -65,6 +71,8 @@ class InvokeResult:
         }
         if self.fallback is not None:
             body["fallback"] = self.fallback
+        if self.review is not None:
+            body["review"] = self.review
         return body
 
 
@@ -127,6 +135,11 @@ async def invoke(
         outcome = _outcome_for(error)
     else:
         outcome = "fallback" if step else "abstained" if result is not None and result.abstained else "served"
+    review = None
+    if result is not None and error is None and config.policy.review.active:
+        review = review_rules.decide(config.policy.review, inputs, result.confidence, outcome)
+        if review is not None and review.action == "hold":
+            outcome = "held_for_review"
     reason = cause or error
     ctx.tracing.note(outcome=outcome, version=number, fallback=step)
     record = {
@@ -143,6 +156,7 @@ async def invoke(
         "error_code": reason.code if reason else None,
         "error_detail": reason.detail if reason else None,
         "fallback": step,
+        "review": review.as_record() if review else None,  # the sink opens the review task from it
         "started_at": started.isoformat(),
         "ended_at": ended.isoformat(),
         "latency_ms": (ended - started).total_seconds() * 1000,
@@ -162,12 +176,21 @@ async def invoke(
     if error is not None:
         raise error
     assert result is not None and version is not None
+    if review is not None:
+        metrics.REVIEWS_REQUESTED.labels(config.slug, review.action, review.rule).inc()
     fallback = None
     if step is not None and cause is not None:
         fallback = {"step": step, "cause": cause.code, "detail": cause.detail}
         if isinstance(used, FixedFallback) and used.message:
             fallback["message"] = used.message
-    return InvokeResult(result.output, result.confidence, outcome, version.number, request_id, fallback)
+    if review is None:
+        return InvokeResult(result.output, result.confidence, outcome, version.number, request_id, fallback)
+    ticket = review.as_record() | {"status_url": f"/v1/predictions/{request_id}/review"}
+    if review.action == "hold":  # the answer waits for the reviewer's decision
+        return InvokeResult(None, None, outcome, version.number, request_id, fallback, ticket)
+    return InvokeResult(
+        result.output, result.confidence, outcome, version.number, request_id, fallback, ticket
+    )
 
 
 def _admit(config: ServiceConfig, inputs: Any) -> None:
@@ -341,7 +364,8 @@ async def _record(ctx: AppContext, config: ServiceConfig, record: dict[str, Any]
         await ctx.spool.append(record)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        if config.policy.on_recorder_full == "serve":
+        # A held answer exists only in its record: without one the reviewer could never release it.
+        if config.policy.on_recorder_full == "serve" and record["outcome"] != "held_for_review":
             metrics.RECORDS_DROPPED.labels(config.slug).inc()
             ctx.note_recorder_trouble(reason, served=True)
             return
