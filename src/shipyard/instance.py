@@ -101,7 +101,9 @@ def register_examples(factory: object, actor: Actor, store: ArtifactStore, owner
                                 "output": "specialist",
                                 "message": "The model could not answer; routed to a specialist for review.",
                             }
-                        ]
+                        ],
+                        # An uncertain routing decision goes out, and a person checks it afterwards.
+                        "review": {"low_confidence": 0.6, "action": "queue"},
                     }
                 ),
             ),

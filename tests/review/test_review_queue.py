@@ -221,7 +221,8 @@ async def test_who_may_see_what(client: httpx.AsyncClient, world: World) -> None
     rid = (await invoke(client, carol, {"x": 500})).json()["request_id"]
     await shipped(world)
 
-    assert (await client.get(f"/v1/predictions/{rid}/review", headers=bearer(dave))).status_code == 403
+    r = await client.get(f"/v1/predictions/{rid}/review", headers=bearer(dave))  # not dave's call
+    assert r.status_code == 404 and r.json()["code"] == "review_not_found"
     assert (await client.get("/v1/reviews", headers=bearer(analyst))).status_code == 403
     assert (await client.get("/v1/reviews", headers=bearer(carol))).status_code == 403
     # The owner of another service sees an empty queue, and the task as unknown, not forbidden.
@@ -286,3 +287,32 @@ async def test_a_reshipped_batch_opens_no_second_task(client: httpx.AsyncClient,
     with world.ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ReviewTask)) == 1
         assert s.scalars(select(ReviewTask)).one().reason == "confidence 0.4 < 0.5"
+
+
+async def test_a_batch_job_exports_held_rows_without_their_answer_until_released(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    import json
+
+    from tests.batchjobs.helpers import recorded, submit, wait_for
+
+    key = world.user_with_key("olive", ["owner"])
+    reviewer = world.user_with_key("rita", ["reviewer"])
+    world.service("echo", owner="olive")
+    world.policy("echo", HOLD_LOW)
+    job = await submit(client, key, '{"x": 1}\n{"x": 300}\n{"x": 400}\n', "jsonl")
+    await wait_for(world, job["id"])
+    held = sorted(
+        rid for rid, p in (await recorded(world, job["id"])).items() if p.outcome == "held_for_review"
+    )
+    assert len(held) == 2
+    await decide(client, reviewer, held[0], {"action": "correct", "output": 5})
+
+    r = await client.get(f"/v1/jobs/{job['id']}/results", headers=bearer(key))
+    results = {e["request_id"]: e for e in map(json.loads, r.text.splitlines())}
+    served = [e for e in results.values() if e["outcome"] == "served"]
+    assert [(e["output"], e["review_state"]) for e in served] == [(2, None)]
+    # The model's withheld answers (600, 800) never leave through the export.
+    assert (results[held[0]]["output"], results[held[0]]["review_state"]) == (5, "corrected")
+    assert (results[held[1]]["output"], results[held[1]]["review_state"]) == (None, "pending")
+    assert results[held[1]]["confidence"] is None

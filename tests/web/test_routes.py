@@ -158,6 +158,8 @@ async def build(world: World, client: httpx.AsyncClient, roles: tuple[str, ...] 
     """echo owned by olivia (owner) with version 1, a key per role, a victim user and key, one prediction."""
     keys = {role: world.user_with_key(role_user(role), [role]) for role in {"admin", "owner", *roles}}
     world.service("echo", owner="olivia")
+    # Every call is queued for review, so {request_id} also names a review task.
+    world.policy("echo", {"review": {"sample_rate": 1.0}})
     world.user_with_key("victim", ["consumer"])
     with world.ctx.uow() as s:
         victim_key_id = auth.list_keys(s, auth.get_user(s, "victim").id)[0].id
@@ -289,6 +291,8 @@ def request_for(ep: Endpoint, fx: Fixtures, tag: str) -> dict[str, Any]:
         ("POST", "/v1/alerts/silences"): {"json": {"service": "echo", "duration": "1h", "reason": tag}},
         ("POST", "/alerts/silences"): {"data": {"service": "echo", "duration": "1h", "reason": tag}},
         ("POST", "/alerts/rules/{rule_name}/enabled"): {"data": {"enabled": "true"}},
+        # the first allowed role decides; the others get 409 review_decided, past the access check
+        ("POST", "/v1/reviews/{request_id}/decision"): {"json": {"action": "approve"}},
     }
     kwargs = bodies.get((ep.method, ep.path))
     if kwargs is None:

@@ -20,11 +20,12 @@ from shipyard.batchjobs import service as jobs
 from shipyard.batchjobs.models import BatchJob, DeadLetter, RowAttempt
 from shipyard.batchjobs.schemas import DL_RESOLVED
 from shipyard.core.errors import InvalidInput
+from shipyard.review.queue import service as review_queue
 from shipyard.serving.models import Prediction
 
 PAGE = 500
 EXPORT_FORMATS = ("csv", "jsonl")
-RESULT_FIELDS = ("row", "request_id", "outcome", "output", "confidence", "error_code")
+RESULT_FIELDS = ("row", "request_id", "outcome", "output", "confidence", "error_code", "review_state")
 DEAD_LETTER_FIELDS = ("row", "status", "error_code", "reason", "attempts", "request_id", "inputs", "raw")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 NOT_RECORDED = "pending"  # scored, but the record has not reached the database yet (seconds)
@@ -77,18 +78,27 @@ def results(session: Session, job: BatchJob) -> Iterator[dict[str, Any]]:
             p.request_id: p
             for p in session.scalars(select(Prediction).where(Prediction.request_id.in_(wanted)))
         }
+        reviewed = review_queue.released(
+            session, [rid for rid, p in found.items() if p.outcome == "held_for_review"]
+        )
         for row in range(first, last + 1):
             rid, dl = ids[row], letters.get(row)
             prediction = found.get(rid) if rid else None
             if prediction is not None:
-                yield {
+                entry = {
                     "row": row,
                     "request_id": rid,
                     "outcome": prediction.outcome,
                     "output": prediction.output,
                     "confidence": prediction.confidence,
                     "error_code": prediction.error_code,
+                    "review_state": None,
                 }
+                if prediction.outcome == "held_for_review":
+                    # A held answer is the reviewer's to release: none until decided, then theirs.
+                    state, output = reviewed.get(prediction.request_id, ("pending", None))
+                    entry |= {"output": output, "confidence": None, "review_state": state}
+                yield entry
             else:
                 resolved = dl is not None and dl.status == DL_RESOLVED
                 yield {
@@ -98,6 +108,7 @@ def results(session: Session, job: BatchJob) -> Iterator[dict[str, Any]]:
                     "output": None,
                     "confidence": None,
                     "error_code": dl.error_code if dl is not None and not resolved else None,
+                    "review_state": None,
                 }
 
 

@@ -73,7 +73,8 @@ def services_policy(
     """Show a service's runtime policy, or replace it with --set (audited; workers apply it at once).
 
     The policy holds retries, the circuit breaker, the fallback chain, admission limits, batching,
-    process isolation, a rate limit and what to do when the recorder is full; see docs/serving.md.
+    process isolation, a rate limit, which calls go to human review and what to do when the recorder is
+    full; see docs/serving.md and docs/review.md.
     """
     import sys
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from shipyard.auth.principal import Principal
-from shipyard.core.errors import Forbidden
 from shipyard.registry import service as registry
 from shipyard.review.queue import service as queue
 from shipyard.review.queue.models import ReviewTask
@@ -165,10 +164,11 @@ async def review_status(
             if owner is None:
                 raise queue.not_found(request_id)
             slug, caller, kind = owner
+            # Someone else's call is unknown to you, not forbidden, so request ids cannot be probed.
             if (caller, kind) != (principal.name, principal.kind) and not may(
                 session, principal, "review:read", slug
             ):
-                raise Forbidden(f"{request_id} was not your call", code="forbidden")
+                raise queue.not_found(request_id)
             return queue.caller_status(session, request_id)
 
     return await anyio.to_thread.run_sync(read)

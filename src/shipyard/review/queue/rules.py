@@ -36,8 +36,10 @@ class ReviewRequest:
 @functools.lru_cache(maxsize=256)
 def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
     # Whole words, so "ct" does not match "contract"; longest first, so a phrase wins over its words.
-    ordered = sorted({t.strip().casefold() for t in terms if t.strip()}, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in ordered) + r")(?!\w)", re.IGNORECASE)
+    # Any run of whitespace between a phrase's words matches, as text wraps and people double-space.
+    ordered = sorted({" ".join(t.casefold().split()) for t in terms if t.strip()}, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, t.split(" "))) for t in ordered)
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
 
 
 def _texts(value: Any, depth: int = 0) -> Iterator[str]:
@@ -61,7 +63,7 @@ def restricted_term(policy: ReviewPolicy, inputs: Any) -> str | None:
         text = text[: _MAX_TEXT - seen]
         found = pattern.search(text)
         if found:
-            return found.group(0).casefold()
+            return " ".join(found.group(0).casefold().split())
         seen += len(text)
         if seen >= _MAX_TEXT:
             break

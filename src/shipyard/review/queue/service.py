@@ -149,23 +149,36 @@ def next_open(session: Session, services: Iterable[str], *, after: str | None = 
     return session.scalars(stmt.order_by(ReviewTask.created_at, ReviewTask.request_id).limit(1)).first()
 
 
+def released(session: Session, request_ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+    """(state, released answer) per reviewed call: the model's answer once approved, the reviewer's
+    once corrected, nothing while pending or when rejected."""
+    found: dict[str, tuple[str, Any]] = {}
+    for start in range(0, len(request_ids), 500):  # bounded IN lists
+        chunk = list(request_ids[start : start + 500])
+        tasks = list(session.scalars(select(ReviewTask).where(ReviewTask.request_id.in_(chunk))))
+        approved = predictions.find_many(session, [t.request_id for t in tasks if t.state == "approved"])
+        for task in tasks:
+            output = None
+            if task.state == "approved" and task.request_id in approved:
+                output = approved[task.request_id].output
+            elif task.state == "corrected":
+                output = task.corrected_output
+            found[task.request_id] = (task.state, output)
+    return found
+
+
 def caller_status(session: Session, request_id: str) -> ReviewStatus:
     """The decision as the caller may see it: the released answer, never the reviewer's comment."""
     task = session.get(ReviewTask, request_id)
     if task is None:
         raise not_found(request_id)
-    output = None
-    if task.state == "approved":
-        call = predictions.find(session, request_id)
-        output = call.output if call is not None else None
-    elif task.state == "corrected":
-        output = task.corrected_output
+    state, output = released(session, [request_id])[request_id]
     return ReviewStatus(
         request_id=task.request_id,
         service=task.service,
         action=task.action,
-        state=task.state,
-        decided=task.state in DECIDED_STATES,
+        state=state,
+        decided=state in DECIDED_STATES,
         output=output,
         decided_at=task.decided_at,
     )
