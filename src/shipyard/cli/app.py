@@ -18,6 +18,7 @@ from shipyard.cli import (
     jobs_cmds,
     labels_cmds,
     registry_cmds,
+    reviews_cmds,
     rollups_cmds,
 )
 from shipyard.cli.common import HomeOption, cli_actor, console, err, session_for, settings_for
@@ -37,6 +38,7 @@ app.add_typer(jobs_cmds.jobs_app, name="jobs")
 app.add_typer(documents_cmds.documents_app, name="documents")
 app.add_typer(drift_cmds.drift_app, name="drift")
 app.add_typer(labels_cmds.labels_app, name="labels")
+app.add_typer(reviews_cmds.reviews_app, name="reviews")
 app.add_typer(rollups_cmds.rollups_app, name="rollups")
 app.add_typer(alerts_cmds.alerts_app, name="alerts")
 app.command("eval")(eval_cmds.run_eval)

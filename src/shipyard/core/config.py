@@ -157,6 +157,8 @@ class MonitoringSettings(BaseModel):
     # The accuracy gauges (shipyard_accuracy): labelled predictions of this many days, refreshed this often.
     accuracy_window_days: float = Field(7.0, gt=0)
     accuracy_every_s: float = Field(300.0, gt=0)
+    # The review backlog gauges (shipyard_review_*): open tasks and their age, refreshed this often.
+    review_backlog_every_s: float = Field(30.0, gt=0)
 
 
 class TracingSettings(BaseModel):

@@ -26,6 +26,7 @@ def register(ctx: AppContext) -> None:
     """Add monitoring's jobs to `ctx.periodic`; they start with the process (see AppContext.start)."""
     from shipyard.monitoring.drift import jobs as drift_jobs
     from shipyard.review.jobs import refresh_accuracy
+    from shipyard.review.queue.jobs import refresh_backlog
 
     every = timedelta(seconds=ctx.settings.monitoring.rollups.every_s)
     ctx.periodic.add(PeriodicJob("rollups", every, lambda: roll_up(ctx)))
@@ -36,6 +37,12 @@ def register(ctx: AppContext) -> None:
 
     every_s = ctx.settings.monitoring.accuracy_every_s
     ctx.periodic.add(PeriodicJob("accuracy", timedelta(seconds=every_s), accuracy))
+
+    def review_backlog() -> None:
+        refresh_backlog(ctx)
+
+    every_s = ctx.settings.monitoring.review_backlog_every_s
+    ctx.periodic.add(PeriodicJob("review.backlog", timedelta(seconds=every_s), review_backlog))
     alerts = ctx.settings.alerts
     if alerts.enabled:
         from shipyard.monitoring.alerts.evaluate import evaluate_round

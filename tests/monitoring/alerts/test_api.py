@@ -61,7 +61,7 @@ async def test_rules_crud_with_clear_errors(client: httpx.AsyncClient, world: Wo
     r = await client.get("/v1/alerts/rules", headers=admin)
     assert [x["name"] for x in r.json()] == ["slow"]
     r = await client.post("/v1/alerts/rules/defaults", headers=admin)
-    assert r.status_code == 201 and len(r.json()) == len(DEFAULT_RULES) == 8
+    assert r.status_code == 201 and len(r.json()) == len(DEFAULT_RULES) == 9
     r = await client.post("/v1/alerts/rules/defaults", headers=admin)
     assert r.json() == []  # idempotent
     assert (await client.delete("/v1/alerts/rules/slow", headers=admin)).status_code == 204

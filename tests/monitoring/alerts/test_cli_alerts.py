@@ -23,7 +23,7 @@ def test_alerts_commands_end_to_end(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "unknown_signal" in bad.stderr
     ok(email)
     out = ok(cli("alerts", "install-defaults", "--channel", "oncall", home=home))
-    assert "Created 8 rule(s): high-error-rate" in out
+    assert "Created 9 rule(s): high-error-rate" in out
     ok(
         cli(
             "alerts",

@@ -72,7 +72,7 @@ async def test_prometheus_rules_pass_promtool_and_match_the_shipyard_rules(
     for entry in group["rules"]:
         by_name.setdefault(entry["alert"], []).append(entry)
     # The default rules, the echo rule; slow-replies once per service with that service's SLO.
-    assert f"SUCCESS: {len(group['rules'])} rules found" in out and len(group["rules"]) == 10
+    assert f"SUCCESS: {len(group['rules'])} rules found" in out and len(group["rules"]) == 11
     (drift,) = by_name["ShipyardDriftDetected"]
     assert drift["expr"] == "(max by (service) (shipyard_drift_detected)) > 0"
     (accuracy,) = by_name["ShipyardAccuracyDrop"]
@@ -93,6 +93,10 @@ async def test_prometheus_rules_pass_promtool_and_match_the_shipyard_rules(
     (volume,) = by_name["ShipyardEchoVolumeDrop"]
     assert volume["expr"] == '(sum by (service) (increase(shipyard_calls_total{service="echo"}[1h]))) < 10'
     assert volume["for"] == "15m"
+    (backlog,) = by_name["ShipyardReviewBacklog"]
+    assert backlog["expr"] == "(max by (service) (shipyard_review_held_oldest_age_seconds)) > 1800"
+    assert backlog["for"] == "0s"
+    assert backlog["annotations"]["runbook_url"] == "https://wiki.example.com/runbooks/review-backlog.md"
     (breaker,) = by_name["ShipyardBreakerOpen"]
     assert breaker["expr"] == "(count by (service) (shipyard_breaker_state == 2)) > 0"
 
@@ -133,6 +137,8 @@ async def test_grafana_dashboard_has_the_panels_and_every_expression_parses(
         "Circuit breaker state (0 closed, 1 half-open, 2 open)",
         "Spool backlog",
         "Drift score",
+        "Review backlog (open tasks, held calls)",
+        "Oldest open review task waiting",
     ]
     assert len({p["id"] for p in dashboard["panels"]}) == len(titles)
     latency = dashboard["panels"][2]

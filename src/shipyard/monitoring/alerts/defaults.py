@@ -15,6 +15,9 @@ RUNBOOKS = {
     "breaker_open": "breaker-open.md",
     "drift": "drift.md",
     "accuracy": "accuracy-drop.md",
+    "review_backlog": "review-backlog.md",
+    "review_age": "review-backlog.md",
+    "review_held_age": "review-backlog.md",
 }
 
 # Offered by `shipyard alerts install-defaults` and POST /v1/alerts/rules/defaults: every service.
@@ -36,6 +39,8 @@ DEFAULT_RULES: list[dict[str, Any]] = [
      "description": "The latest drift check found the live inputs or outputs drifting from the reference."},
     {"name": "accuracy-drop", "signal": "accuracy", "comparison": "<", "threshold": 0.85, "window": "7d",
      "for": "1h", "description": "Accuracy of labelled predictions over 7 days is under 85%."},
+    {"name": "review-backlog", "signal": "review_held_age", "threshold": 1800, "window": "1m", "for": "0s",
+     "description": "A caller has waited more than 30 minutes for a reviewer to decide a held call."},
 ]
 # fmt: on
 

@@ -205,6 +205,22 @@ def grafana_dashboard(session: Session) -> dict[str, Any]:
             "none",
             [(f"max by (service, feature) (shipyard_drift_score{{{SVC}}})", "{{service}} {{feature}}")],
         ),
+        (
+            "Review backlog (open tasks, held calls)",
+            "none",
+            [
+                (f"max by (service) (shipyard_review_backlog{{{SVC}}})", "{{service}} open"),
+                (f"max by (service) (shipyard_review_held{{{SVC}}})", "{{service}} held"),
+            ],
+        ),
+        (
+            "Oldest open review task waiting",
+            "s",
+            [
+                (f"max by (service) (shipyard_review_oldest_age_seconds{{{SVC}}})", "{{service}} any"),
+                (f"max by (service) (shipyard_review_held_oldest_age_seconds{{{SVC}}})", "{{service}} held"),
+            ],
+        ),
     ]
     panels = [
         _panel(i + 1, title, unit, targets, x=(i % 2) * 12, y=(i // 2) * 8)

@@ -1,7 +1,7 @@
-"""Alert signals over the drift checks and the accuracy from feedback and labels.
+"""Alert signals over the drift checks, the accuracy from feedback and labels, and the review queue.
 
 Registered at import (the alerts evaluator imports this module), beside the built-in signals in
-`signals.py`. Both read what the drift and review domains stored, never raw payloads.
+`signals.py`. They read what the drift and review domains stored, never raw payloads.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from shipyard.monitoring.alerts.signals import SignalQuery, matchers, register_signal
 from shipyard.monitoring.drift import history as drift_history
 from shipyard.review import service as review
+from shipyard.review.queue import jobs as review_queue_jobs
+from shipyard.review.queue import service as queue
 
 # Fewer labelled calls than this in the window: no accuracy value, so one wrong answer cannot page anyone.
 MIN_LABELLED = 20
@@ -45,6 +47,31 @@ def accuracy(q: SignalQuery) -> dict[str, float]:
     return values
 
 
+def review_backlog(q: SignalQuery) -> dict[str, float]:
+    """Open review tasks (pending and escalated) per service; 0 for a service with none open."""
+    found = {r.service: float(r.open) for r in queue.backlog(q.session, q.now, q.services)}
+    return {slug: found.get(slug, 0.0) for slug in q.services}
+
+
+def review_age(q: SignalQuery) -> dict[str, float]:
+    """Seconds the oldest open review task has waited (no value for a service with none open)."""
+    return {
+        r.service: r.oldest_age_s
+        for r in queue.backlog(q.session, q.now, q.services)
+        if r.oldest_age_s is not None
+    }
+
+
+def review_held_age(q: SignalQuery) -> dict[str, float]:
+    """Seconds the caller of the oldest open held call has waited (no value when none is held)."""
+    values = {}
+    for r in queue.backlog(q.session, q.now, q.services):
+        age = review_queue_jobs.held_oldest_age(q.session, r.service, q.now) if r.held else None
+        if age is not None:
+            values[r.service] = age
+    return values
+
+
 register_signal(
     "drift",
     drift,
@@ -67,4 +94,25 @@ register_signal(
     ),
     unit="ratio",
     promql=lambda m, w: f"min by (service) (shipyard_accuracy{matchers(m)})",
+)
+register_signal(
+    "review_backlog",
+    review_backlog,
+    description="Open review tasks (pending and escalated), held and queued alike",
+    unit="tasks",
+    promql=lambda m, w: f"max by (service) (shipyard_review_backlog{matchers(m)})",
+)
+register_signal(
+    "review_age",
+    review_age,
+    description="Seconds the oldest open review task (held or queued) has waited",
+    unit="s",
+    promql=lambda m, w: f"max by (service) (shipyard_review_oldest_age_seconds{matchers(m)})",
+)
+register_signal(
+    "review_held_age",
+    review_held_age,
+    description="Seconds the caller of the oldest open held call has waited for a reviewer",
+    unit="s",
+    promql=lambda m, w: f"max by (service) (shipyard_review_held_oldest_age_seconds{matchers(m)})",
 )

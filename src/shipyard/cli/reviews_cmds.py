@@ -1,0 +1,236 @@
+"""`shipyard reviews`: the review queue from the command line: list, show, decide, backlog.
+
+The CLI talks to the database with the instance owner's authority, like the other admin commands: it
+sees every service's queue and may decide escalated tasks. Every read of a call and every decision is
+audited under the CLI's actor (`cli:<login>`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, cast
+
+import typer
+from rich.table import Table
+
+from shipyard.cli.common import HomeOption, cli_actor, console, err, session_for
+
+reviews_app = typer.Typer(
+    help="The human review queue (with the instance owner's authority: every service, escalated "
+    "tasks included).",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S") if at is not None else "-"
+
+
+def waited(seconds: float | None) -> str:
+    """A wait as people read it: 45s, 12m 5s, 3h 20m, 2d 4h."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    for size, unit, next_size, next_unit in (
+        (86400, "d", 3600, "h"),
+        (3600, "h", 60, "m"),
+        (60, "m", 1, "s"),
+    ):
+        if s >= size:
+            rest = (s % size) // next_size
+            return f"{s // size}{unit}" + (f" {rest}{next_unit}" if rest else "")
+    return f"{s}s"
+
+
+@reviews_app.command("list")
+def reviews_list(
+    service: str | None = typer.Option(None, "--service", help="One service (default: every service)."),
+    state: str = typer.Option(
+        "open",
+        help="open (pending and escalated), decided, all, or one state: pending, escalated, "
+        "approved, corrected, rejected.",
+    ),
+    limit: int = typer.Option(50, min=1, max=500, help="At most this many tasks."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Review tasks, no payloads: open ones oldest first (the order to work them in), others newest
+    first."""
+    from shipyard.registry import service as registry
+    from shipyard.review.queue import service as queue
+    from shipyard.review.queue.schemas import STATE_FILTERS, StateFilter
+
+    if state not in STATE_FILTERS:
+        _fail(f"unknown state {state!r}; use one of: {', '.join(STATE_FILTERS)}")
+    table = Table(
+        "request id",
+        "service",
+        "state",
+        "action",
+        "rule",
+        "reason",
+        "confidence",
+        "assignee",
+        "created (UTC)",
+    )
+    with session_for(home) as (_, session):
+        if service is not None:
+            services = [registry.get_service(session, service).slug]
+        else:
+            services = [s.slug for s in registry.list_services(session)]
+        tasks = queue.list_tasks(session, services, state=cast(StateFilter, state), limit=limit)
+        for t in tasks:
+            table.add_row(
+                t.request_id,
+                t.service,
+                t.state,
+                t.action,
+                t.rule,
+                t.reason,
+                "-" if t.confidence is None else f"{t.confidence:.3g}",
+                t.assignee or "-",
+                _when(t.created_at),
+            )
+    if not tasks:
+        console.print(f"No {state} review tasks" + (f" for {service}." if service else "."))
+        return
+    console.print(table)
+
+
+@reviews_app.command("show")
+def reviews_show(request_id: str, home: Path | None = HomeOption) -> None:
+    """One task with its call's input and the model's output, as JSON. The read is audited (the
+    payload may name people)."""
+    from shipyard.review.queue import service as queue
+    from shipyard.review.queue.schemas import ReviewDetail, ReviewRead
+
+    with session_for(home) as (_, session):
+        found = queue.get_task(session, cli_actor(), request_id)
+        task, call = found.task, found.call
+        detail = ReviewDetail.model_validate(
+            ReviewRead.model_validate(task).model_dump()
+            | {
+                "caller": call.caller,
+                "inputs": call.inputs,
+                "output": call.output,
+                "outcome": call.outcome,
+                "corrected_output": task.corrected_output,
+                "comment": task.comment,
+            }
+        )
+    console.print_json(detail.model_dump_json())
+
+
+@reviews_app.command("decide")
+def reviews_decide(
+    request_id: str,
+    approve: bool = typer.Option(False, "--approve", help="The model's answer stands."),
+    reject: bool = typer.Option(False, "--reject", help="The answer is wrong; nothing is released."),
+    correct: str | None = typer.Option(
+        None, "--correct", help="Replace the answer with this JSON (checked against the output schema)."
+    ),
+    escalate: bool = typer.Option(False, "--escalate", help="Hand it to an approver (needs --comment)."),
+    comment: str | None = typer.Option(None, "--comment", "-m", help="Why; kept with the task."),
+    force: bool = typer.Option(
+        False, "--force", help="Take the task over from the reviewer who claimed it (audited)."
+    ),
+    home: Path | None = HomeOption,
+) -> None:
+    """Approve, correct, reject or escalate one open task; for a held call this releases the answer to
+    its caller. Give exactly one of --approve, --reject, --correct JSON, --escalate.
+
+    Runs with the instance owner's authority, so it may decide escalated tasks too. Audited.
+    """
+    from pydantic import ValidationError
+
+    from shipyard.core.errors import InvalidInput
+    from shipyard.review.queue import service as queue
+    from shipyard.review.queue.schemas import ClaimCreate, DecisionCreate
+
+    chosen = [
+        name
+        for name, given in (
+            ("--approve", approve),
+            ("--reject", reject),
+            ("--correct", correct is not None),
+            ("--escalate", escalate),
+        )
+        if given
+    ]
+    if len(chosen) != 1:
+        _fail(
+            "give exactly one of --approve, --reject, --correct JSON, --escalate"
+            + (f" (got {', '.join(chosen)})" if chosen else "")
+        )
+    body: dict[str, Any] = {
+        "action": {
+            "--approve": "approve",
+            "--reject": "reject",
+            "--correct": "correct",
+            "--escalate": "escalate",
+        }[chosen[0]],
+        "comment": comment,
+    }
+    if correct is not None:
+        try:
+            body["output"] = json.loads(correct)
+        except json.JSONDecodeError as exc:
+            _fail(
+                f"--correct is not JSON: {exc.msg} (line {exc.lineno} column {exc.colno}); quote a "
+                "string answer as JSON, e.g. '\"specialist\"'"
+            )
+    try:
+        data = DecisionCreate.model_validate(body)
+    except ValidationError as exc:
+        _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
+    actor = cli_actor()
+    with session_for(home) as (_, session):
+        if force:
+            task = queue.find(session, request_id)
+            if task is not None and task.assignee not in (None, actor.name):
+                queue.claim(session, actor, request_id, ClaimCreate(force=True))
+        try:
+            task = queue.decide(session, actor, request_id, data, may_decide_escalated=True)
+        except InvalidInput as exc:
+            for violation in exc.extra.get("errors", []):
+                err.print(f"  {violation['loc']}: {violation['message']}", highlight=False, markup=False)
+            raise
+        state, service, held = task.state, task.service, task.action == "hold"
+    console.print(
+        f"{request_id} on {service}: [bold]{state}[/bold]{_FOR_CALLER.get(state, '') if held else ''}"
+    )
+
+
+# What a decision means for the caller of a held call.
+_FOR_CALLER = {
+    "approved": " (the model's answer is released to the caller)",
+    "corrected": " (the correction is released to the caller)",
+    "rejected": " (the caller gets no answer)",
+    "escalated": " (the caller still waits)",
+}
+
+
+@reviews_app.command("backlog")
+def reviews_backlog(home: Path | None = HomeOption) -> None:
+    """Open tasks per service: how many, how many callers wait (held), escalated, and the oldest one's
+    wait."""
+    from shipyard.core.clock import Clock
+    from shipyard.review.queue import service as queue
+
+    table = Table("service", "open", "held", "escalated", "oldest since (UTC)", "oldest waiting")
+    with session_for(home) as (_, session):
+        rows = queue.backlog(session, Clock().now())
+    for r in rows:
+        table.add_row(
+            r.service, str(r.open), str(r.held), str(r.escalated), _when(r.oldest_at), waited(r.oldest_age_s)
+        )
+    if not rows:
+        console.print("No open review tasks.")
+        return
+    console.print(table)
