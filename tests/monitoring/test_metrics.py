@@ -24,6 +24,8 @@ ALLOWED_LABELS = {
     "code",
     "direction",
     "feature",
+    "action",
+    "rule",
     "le",
 }
 SAFE_VALUE = re.compile(r"^([a-z0-9][a-z0-9_.:+-]*|[0-9.e+-]+|\+Inf)$")
@@ -56,6 +58,8 @@ async def test_no_label_value_comes_from_a_payload_or_a_caller(
     world.service("saved", entrypoint="tests.monitoring.models:leaky")
     world.policy("saved", {"fallbacks": [{"kind": "fixed", "output": 0}]})
     world.service("unsure", entrypoint="tests.factories:unsure")
+    world.service("held")  # held for review on a term the caller wrote: the term is no label value
+    world.policy("held", {"review": {"restricted_terms": ["zqx-card"]}})
 
     before = (await client.get("/metrics")).text  # metrics are process-wide: compare deltas
     answers = [
@@ -66,8 +70,9 @@ async def test_no_label_value_comes_from_a_payload_or_a_caller(
         await invoke(client, key, "echo", {"x": "ZQX-not-a-number"}),  # rejected by the schema
         await invoke(client, key, "echo", {"x": 1, "zqx_field": 1}),  # an unknown field, named in errors
         await invoke(client, key, "ZQX-no-such-service", {"x": 1}),  # not found
+        await invoke(client, key, "held", {"x": 1, "label": "ZQX-card 4111"}),  # held for review
     ]
-    assert [r.status_code for r in answers] == [200, 502, 200, 200, 422, 422, 404]
+    assert [r.status_code for r in answers] == [200, 502, 200, 200, 422, 422, 404, 202]
     assert "ZQX" in answers[1].text  # the caller's own error may say what it got; metrics never do
 
     text = (await client.get("/metrics")).text
