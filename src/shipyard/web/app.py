@@ -93,10 +93,12 @@ def create_app(
     from shipyard.review.api import router as review_api
     from shipyard.review.pages import router as review_pages
     from shipyard.review.queue.api import router as review_queue_api
+    from shipyard.review.queue.pages import router as review_queue_pages
 
     app.include_router(review_api)
     app.include_router(review_pages)
     app.include_router(review_queue_api)
+    app.include_router(review_queue_pages)
     from shipyard.monitoring.rollups.api import router as rollups_api
     from shipyard.monitoring.rollups.pages import router as dashboard_pages
     from shipyard.serving.pages import router as predictions_pages
