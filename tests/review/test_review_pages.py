@@ -323,3 +323,29 @@ async def test_a_consumer_may_not_open_the_queue(client: httpx.AsyncClient, worl
         assert r.status_code == 403 and "403 · Forbidden" in r.text, path
         assert "carol may not review:read" in r.text and 'href="/reviews"' not in r.text
     assert audited(world, "review.read") == []
+
+
+async def test_approve_refuses_an_edited_answer_and_next_skips_others_claims(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    caller = world.user_with_key("carol", ["consumer"])
+    rob = world.user_with_key("rob", ["reviewer"])
+    world.user("rita", ["reviewer"])
+    world.service("echo")
+    world.policy("echo", HOLD_LOW)
+    first, claimed, last = [await held(client, caller, x) for x in (150, 160, 170)]
+    await shipped(world)
+    r = await client.post(f"/v1/reviews/{claimed}/claim", json={}, headers=bearer(rob))
+    assert r.status_code == 200
+    token = await sign_in(client, "rita")
+
+    # The box holds an edit: approving would silently drop it.
+    r = await decide(client, token, first, action="approve", output="299")
+    assert r.status_code == 422 and task(world, first).state == "pending"
+    assert flash(r.text)[0].startswith("You changed the answer: press Correct")
+    assert textarea(r.text, "output") == "299"
+
+    # The model's answer, as the page shows it, approves; the next task is not the one rob holds.
+    r = await decide(client, token, first, action="approve", output="300")
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/reviews/{last}")
+    assert task(world, first).state == "approved"

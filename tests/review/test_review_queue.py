@@ -316,3 +316,24 @@ async def test_a_batch_job_exports_held_rows_without_their_answer_until_released
     assert (results[held[0]]["output"], results[held[0]]["review_state"]) == (5, "corrected")
     assert (results[held[1]]["output"], results[held[1]]["review_state"]) == (None, "pending")
     assert results[held[1]]["confidence"] is None
+
+
+async def test_pages_of_the_queue_neither_skip_nor_repeat_tasks_of_the_same_instant(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    caller = world.user_with_key("carol", ["consumer"])
+    reviewer = world.user_with_key("rita", ["reviewer"])
+    world.service("echo")
+    world.policy("echo", HOLD_LOW)
+    made = {(await invoke(client, caller, {"x": 100 + i})).json()["request_id"] for i in range(5)}
+    await shipped(world)  # the frozen clock: all five started at the same instant
+
+    seen: list[str] = []
+    params: dict[str, str] = {"limit": "2"}
+    while True:
+        page = (await client.get("/v1/reviews", params=params, headers=bearer(reviewer))).json()
+        if not page:
+            break
+        seen += [t["request_id"] for t in page]
+        params = {"limit": "2", "before": page[-1]["created_at"], "before_id": page[-1]["request_id"]}
+    assert sorted(seen) == sorted(made) and len(seen) == 5

@@ -86,16 +86,19 @@ def list_reviews(
     service: str | None = None,
     action: Annotated[str | None, Query(pattern="^(hold|queue)$")] = None,
     before: datetime | None = None,
+    before_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ReviewRead]:
     """Review tasks of the services you may review. Open tasks come oldest first (the order to work
-    them in); decided ones newest first. Page with `before` (the last task's `created_at`). No payloads:
-    open a task to see its call."""
+    them in); decided ones newest first. Page with `before` and `before_id` (the last task's
+    `created_at` and `request_id`). No payloads: open a task to see its call."""
     with get_ctx(request).uow() as session:
         services = reviewable(session, principal)
         if service is not None:
             services = [s for s in services if s == service]
-        rows = queue.list_tasks(session, services, state=state, limit=limit, before=before, action=action)
+        rows = queue.list_tasks(
+            session, services, state=state, limit=limit, before=before, before_id=before_id, action=action
+        )
         return [ReviewRead.model_validate(r) for r in rows]
 
 

@@ -21,6 +21,7 @@ from shipyard.review.queue.api import decide_task, detail, may, reviewable, task
 from shipyard.review.queue.models import ReviewTask
 from shipyard.review.queue.schemas import OPEN_STATES, ClaimCreate, DecisionCreate, StateFilter
 from shipyard.web.console import render, render_error
+from shipyard.web.context import AppContext
 from shipyard.web.deps import Require, actor, get_ctx
 from shipyard.web.problems import status_for
 
@@ -102,6 +103,7 @@ def reviews_page(
     service: str = "",
     action: str = "",
     before: str = "",
+    before_id: str = "",
 ) -> HTMLResponse:
     """The queue: open tasks oldest first (the order to work them in), with the backlog per service."""
     # Parameters are read as text and checked here, so a bad value gets a message on the page.
@@ -125,14 +127,20 @@ def reviews_page(
             raise Forbidden(f"{principal.name} may not review:read on {service}", code="forbidden")
         shown = [service] if service else services
         tasks = queue.list_tasks(
-            session, shown, state=chosen, limit=PAGE_SIZE + 1, before=cursor, action=action or None
+            session,
+            shown,
+            state=chosen,
+            limit=PAGE_SIZE + 1,
+            before=cursor,
+            before_id=(before_id or None) if cursor else None,
+            action=action or None,
         )
         backlog = queue.backlog(session, now, services)
     filters = {"state": "" if chosen == "open" else chosen, "service": service, "action": action}
     more = None
     if len(tasks) > PAGE_SIZE:
         tasks = tasks[:PAGE_SIZE]
-        more = queue_url(**filters, before=tasks[-1].created_at.isoformat())
+        more = queue_url(**filters, before=tasks[-1].created_at.isoformat(), before_id=tasks[-1].request_id)
     return render(
         request,
         "reviews.html",
@@ -244,6 +252,16 @@ def _violation(error: dict[str, Any]) -> str:
     return message if where == "/" else f"at {where}: {message}"
 
 
+def _edited(ctx: AppContext, request_id: str, text: str) -> bool:
+    """Whether the answer box no longer holds the model's answer."""
+    try:
+        typed = json.loads(text)
+    except ValueError:
+        return True
+    with ctx.uow() as session:
+        return bool(typed != queue.model_output(session, request_id))
+
+
 @router.post("/reviews/{request_id}/decision")
 def decision_submit(
     request_id: str,
@@ -268,6 +286,14 @@ def decision_submit(
         )
 
     fields: dict[str, Any] = {"action": action, "comment": comment.strip() or None}
+    if action == "approve" and output.strip() and _edited(get_ctx(request), request_id, output):
+        # Approve releases the model's answer: an edit in the box would be lost without a word.
+        return again(
+            422,
+            "You changed the answer: press Correct to release your version, or put the model's answer "
+            "back to approve it.",
+            [],
+        )
     if action == "correct":
         if not output.strip():
             return again(422, "Write the corrected answer as JSON to correct the call.", [])
@@ -291,7 +317,10 @@ def decision_submit(
     flash = _DONE[data.action]
     with ctx.uow() as session:
         following = queue.next_open(
-            session, reviewable(session, principal, "review:decide"), after=request_id
+            session,
+            reviewable(session, principal, "review:decide"),
+            after=request_id,
+            reviewer=principal.name,
         )
     if following is None:
         return RedirectResponse(f"/reviews?flash={flash}", status_code=303)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, case, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, Table, case, func, insert, select, tuple_, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -106,9 +106,14 @@ def list_tasks(
     state: StateFilter = "open",
     limit: int = 50,
     before: datetime | None = None,
+    before_id: str | None = None,
     action: str | None = None,
 ) -> list[ReviewTask]:
-    """Tasks of the given services, oldest first when open (the queue's order), newest first otherwise."""
+    """Tasks of the given services, oldest first when open (the queue's order), newest first otherwise.
+
+    Pages by (created_at, request_id): pass the last task's as `before` and `before_id`, so tasks made
+    in the same instant are neither skipped nor repeated at a page boundary.
+    """
     stmt = select(ReviewTask).where(ReviewTask.service.in_(list(services)))
     if state == "open":
         stmt = stmt.where(ReviewTask.state.in_(OPEN_STATES))
@@ -120,9 +125,17 @@ def list_tasks(
         stmt = stmt.where(ReviewTask.action == action)
     oldest_first = state in ("open", *OPEN_STATES)
     if before is not None:
-        stmt = stmt.where(ReviewTask.created_at > before if oldest_first else ReviewTask.created_at < before)
-    order = ReviewTask.created_at.asc() if oldest_first else ReviewTask.created_at.desc()
-    return list(session.scalars(stmt.order_by(order, ReviewTask.request_id).limit(limit)))
+        key = tuple_(ReviewTask.created_at, ReviewTask.request_id)
+        if before_id is None:
+            after = ReviewTask.created_at > before if oldest_first else ReviewTask.created_at < before
+        else:
+            after = key > (before, before_id) if oldest_first else key < (before, before_id)
+        stmt = stmt.where(after)
+    if oldest_first:
+        order = (ReviewTask.created_at.asc(), ReviewTask.request_id.asc())
+    else:
+        order = (ReviewTask.created_at.desc(), ReviewTask.request_id.desc())
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
 
 
 @dataclass(frozen=True)
@@ -141,9 +154,14 @@ def get_task(session: Session, actor: Actor, request_id: str) -> TaskWithCall:
     return TaskWithCall(task, call)
 
 
-def next_open(session: Session, services: Iterable[str], *, after: str | None = None) -> ReviewTask | None:
-    """The oldest pending task of the services, other than `after` (for "decide and go to the next")."""
+def next_open(
+    session: Session, services: Iterable[str], *, after: str | None = None, reviewer: str | None = None
+) -> ReviewTask | None:
+    """The oldest pending task of the services, other than `after`, that no reviewer but `reviewer`
+    has claimed (for "decide and go to the next")."""
     stmt = select(ReviewTask).where(ReviewTask.service.in_(list(services)), ReviewTask.state == "pending")
+    if reviewer is not None:
+        stmt = stmt.where(ReviewTask.assignee.is_(None) | (ReviewTask.assignee == reviewer))
     if after is not None:
         stmt = stmt.where(ReviewTask.request_id != after)
     return session.scalars(stmt.order_by(ReviewTask.created_at, ReviewTask.request_id).limit(1)).first()
@@ -182,6 +200,12 @@ def caller_status(session: Session, request_id: str) -> ReviewStatus:
         output=output,
         decided_at=task.decided_at,
     )
+
+
+def model_output(session: Session, request_id: str) -> Any:
+    """The answer the model gave on a reviewed call (unaudited: for comparing with a reviewer's edit)."""
+    call = predictions.find(session, request_id)
+    return call.output if call is not None else None
 
 
 def caller_of(session: Session, request_id: str) -> tuple[str, str, str] | None:
