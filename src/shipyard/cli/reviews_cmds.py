@@ -108,22 +108,9 @@ def reviews_show(request_id: str, home: Path | None = HomeOption) -> None:
     """One task with its call's input and the model's output, as JSON. The read is audited (the
     payload may name people)."""
     from shipyard.review.queue import service as queue
-    from shipyard.review.queue.schemas import ReviewDetail, ReviewRead
 
     with session_for(home) as (_, session):
-        found = queue.get_task(session, cli_actor(), request_id)
-        task, call = found.task, found.call
-        detail = ReviewDetail.model_validate(
-            ReviewRead.model_validate(task).model_dump()
-            | {
-                "caller": call.caller,
-                "inputs": call.inputs,
-                "output": call.output,
-                "outcome": call.outcome,
-                "corrected_output": task.corrected_output,
-                "comment": task.comment,
-            }
-        )
+        detail = queue.detail(queue.get_task(session, cli_actor(), request_id))
     console.print_json(detail.model_dump_json())
 
 

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, Table, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from shipyard.core.clock import Clock
 from shipyard.db.base import Base
+from shipyard.db.inserts import insert_new
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,7 @@ def claim(factory: sessionmaker[Session], job: PeriodicJob, holder: str, now: da
     engine = factory.kw["bind"]
     table = _table()
     with engine.begin() as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        conn.execute(insert(table).values(name=job.name).on_conflict_do_nothing(index_elements=["name"]))
+        conn.execute(insert_new(conn, table, ["name"]).values(name=job.name))
         claimed = conn.execute(
             update(table)
             .where(

@@ -7,11 +7,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from shipyard.db.inserts import insert_new
 from shipyard.review.queue import service as review_queue
 from shipyard.serving.models import Prediction
 
@@ -59,13 +58,7 @@ def make_sink(factory: sessionmaker[Session]) -> Any:
         engine = factory.kw["bind"]
         # Core executemany, not the ORM: the shipper runs beside the hot path and competes for the GIL.
         with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
-            elif conn.dialect.name == "sqlite":
-                stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
-            else:  # pragma: no cover - only the two supported backends
-                stmt = insert(table)
-            conn.execute(stmt, rows)
+            conn.execute(insert_new(conn, table, ["request_id"]), rows)
             # Same transaction: a held call is never on record without the task that releases it.
             review_queue.open_tasks(conn, records)
 

@@ -51,21 +51,6 @@ def task_or_404(session: Session, principal: Principal, permission: str, request
     return task
 
 
-def detail(found: queue.TaskWithCall) -> ReviewDetail:
-    task, call = found.task, found.call
-    return ReviewDetail.model_validate(
-        ReviewRead.model_validate(task).model_dump()
-        | {
-            "caller": call.caller,
-            "inputs": call.inputs,
-            "output": call.output,
-            "outcome": call.outcome,
-            "corrected_output": task.corrected_output,
-            "comment": task.comment,
-        }
-    )
-
-
 def decide_task(
     ctx: AppContext, request: Request, principal: Principal, request_id: str, data: DecisionCreate
 ) -> ReviewTask:
@@ -119,7 +104,7 @@ def get_review(
     """One task with its call's input and the model's output. The read is audited."""
     with get_ctx(request).uow() as session:
         task_or_404(session, principal, "review:read", request_id)
-        return detail(queue.get_task(session, actor(request, principal), request_id))
+        return queue.detail(queue.get_task(session, actor(request, principal), request_id))
 
 
 @router.post("/v1/reviews/{request_id}/claim", response_model=ReviewRead)

@@ -17,7 +17,7 @@ from shipyard.auth.principal import Principal
 from shipyard.core.errors import Forbidden, InvalidInput, NotFound, ShipyardError
 from shipyard.registry import service as registry
 from shipyard.review.queue import service as queue
-from shipyard.review.queue.api import decide_task, detail, may, reviewable, task_or_404
+from shipyard.review.queue.api import decide_task, may, reviewable, task_or_404
 from shipyard.review.queue.models import ReviewTask
 from shipyard.review.queue.schemas import OPEN_STATES, ClaimCreate, DecisionCreate, StateFilter
 from shipyard.web.console import render, render_error
@@ -175,7 +175,7 @@ def _task_page(
             # A task on a service the principal may not review is unknown to it (404), not forbidden.
             task_or_404(session, principal, "review:read", request_id)
             found = queue.get_task(session, actor(request, principal), request_id)  # audited read
-            task = detail(found)
+            task = queue.detail(found)
             may_decide = may(session, principal, "review:decide", task.service)
             may_escalated = may(session, principal, "review:escalated", task.service)
             caller_kind = found.call.caller_kind

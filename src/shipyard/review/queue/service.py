@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, case, func, insert, select, tuple_, type_coerce, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Table, case, func, select, tuple_, type_coerce, update
 from sqlalchemy.orm import Session
 
 from shipyard.audit.service import Actor, record
 from shipyard.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shipyard.db.base import UTCDateTime
+from shipyard.db.inserts import insert_new
 from shipyard.registry import service as registry
 from shipyard.registry.cache import SchemaValidator
 from shipyard.review.queue.models import ReviewTask
@@ -29,6 +28,8 @@ from shipyard.review.queue.schemas import (
     BacklogRead,
     ClaimCreate,
     DecisionCreate,
+    ReviewDetail,
+    ReviewRead,
     ReviewStatus,
     StateFilter,
 )
@@ -74,13 +75,7 @@ def open_tasks(conn: Connection, records: Sequence[dict[str, Any]]) -> None:
         return
     table = ReviewTask.__table__
     assert isinstance(table, Table)
-    if conn.dialect.name == "postgresql":
-        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
-    elif conn.dialect.name == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
-    else:  # pragma: no cover - only the two supported backends
-        stmt = insert(table)
-    conn.execute(stmt, rows)
+    conn.execute(insert_new(conn, table, ["request_id"]), rows)
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -152,6 +147,22 @@ def get_task(session: Session, actor: Actor, request_id: str) -> TaskWithCall:
         raise not_found(request_id)
     record(session, actor, "review.read", "prediction", request_id, service=task.service)
     return TaskWithCall(task, call)
+
+
+def detail(found: TaskWithCall) -> ReviewDetail:
+    """The task with its call, as the API, the console and the CLI show it."""
+    task, call = found.task, found.call
+    return ReviewDetail.model_validate(
+        ReviewRead.model_validate(task).model_dump()
+        | {
+            "caller": call.caller,
+            "inputs": call.inputs,
+            "output": call.output,
+            "outcome": call.outcome,
+            "corrected_output": task.corrected_output,
+            "comment": task.comment,
+        }
+    )
 
 
 def next_open(
