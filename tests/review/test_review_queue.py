@@ -239,6 +239,7 @@ async def test_the_backlog_counts_open_tasks_and_their_age(
 ) -> None:
     caller = world.user_with_key("carol", ["consumer"])
     reviewer = world.user_with_key("rita", ["reviewer"])
+    approver = world.user_with_key("abe", ["approver"])
     world.service("echo")
     world.policy("echo", {"review": {"low_confidence": 0.5, "sample_rate": 1.0}})
     first = (await invoke(client, caller, {"x": 500})).json()["request_id"]
@@ -254,9 +255,26 @@ async def test_the_backlog_counts_open_tasks_and_their_age(
     (row,) = r.json()
     assert (row["service"], row["open"], row["held"], row["escalated"]) == ("echo", 3, 2, 1)
     assert row["oldest_age_s"] == 15 * 60
+    assert (row["held_oldest_at"], row["held_oldest_age_s"]) == ("2026-01-01T00:00:00Z", 15 * 60)
     await decide(client, reviewer, first, {"action": "approve"})
     r = await client.get("/v1/reviews/backlog", headers=bearer(reviewer))
     assert r.json()[0]["open"] == 2 and r.json()[0]["oldest_age_s"] == 5 * 60
+    assert r.json()[0]["held_oldest_age_s"] == 5 * 60  # the escalated held call still waits
+
+    # Only the queued check is open: no caller waits, so no held age.
+    await decide(client, approver, second, {"action": "approve"})
+    (row,) = (await client.get("/v1/reviews/backlog", headers=bearer(reviewer))).json()
+    assert (row["open"], row["held"], row["oldest_age_s"]) == (1, 0, 5 * 60)
+    assert (row["held_oldest_at"], row["held_oldest_age_s"]) == (None, None)
+
+    # A newer held call: the held age is its own, not the older queued check's.
+    clock.advance(minutes=2)
+    await invoke(client, caller, {"x": 700})
+    await shipped(world)
+    clock.advance(minutes=1)
+    (row,) = (await client.get("/v1/reviews/backlog", headers=bearer(reviewer))).json()
+    assert (row["open"], row["held"], row["oldest_age_s"], row["held_oldest_age_s"]) == (2, 1, 8 * 60, 60)
+    assert row["held_oldest_at"] == "2026-01-01T00:17:00Z"
 
 
 async def test_a_reshipped_batch_opens_no_second_task(client: httpx.AsyncClient, world: World) -> None:

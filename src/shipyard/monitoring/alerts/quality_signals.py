@@ -9,7 +9,6 @@ from __future__ import annotations
 from shipyard.monitoring.alerts.signals import SignalQuery, matchers, register_signal
 from shipyard.monitoring.drift import history as drift_history
 from shipyard.review import service as review
-from shipyard.review.queue import jobs as review_queue_jobs
 from shipyard.review.queue import service as queue
 
 # Fewer labelled calls than this in the window: no accuracy value, so one wrong answer cannot page anyone.
@@ -64,12 +63,11 @@ def review_age(q: SignalQuery) -> dict[str, float]:
 
 def review_held_age(q: SignalQuery) -> dict[str, float]:
     """Seconds the caller of the oldest open held call has waited (no value when none is held)."""
-    values = {}
-    for r in queue.backlog(q.session, q.now, q.services):
-        age = review_queue_jobs.held_oldest_age(q.session, r.service, q.now) if r.held else None
-        if age is not None:
-            values[r.service] = age
-    return values
+    return {
+        r.service: r.held_oldest_age_s
+        for r in queue.backlog(q.session, q.now, q.services)
+        if r.held_oldest_age_s is not None
+    }
 
 
 register_signal(

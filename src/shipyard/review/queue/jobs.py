@@ -56,14 +56,6 @@ class Backlog:
     held_oldest_age_s: float | None  # None: no held call open
 
 
-def held_oldest_age(session: Session, slug: str, now: datetime) -> float | None:
-    """Seconds the oldest open held call of the service has waited; None when none is open."""
-    oldest = queue.list_tasks(session, [slug], state="open", action="hold", limit=1)
-    if not oldest:
-        return None
-    return max((now - oldest[0].created_at).total_seconds(), 0.0)
-
-
 def _has_tasks(session: Session, slug: str) -> bool:
     # One index probe (ix_review_tasks_service_state), not a scan of every decided task.
     stmt = select(ReviewTask.request_id).where(ReviewTask.service == slug).limit(1)
@@ -78,8 +70,7 @@ def current(session: Session, now: datetime) -> dict[str, Backlog]:
     }
     values = dict.fromkeys(sorted(drained), Backlog(0, 0, 0.0, None))
     for slug, row in rows.items():
-        held_age = held_oldest_age(session, slug, now) if row.held else None
-        values[slug] = Backlog(row.open, row.held, row.oldest_age_s or 0.0, held_age)
+        values[slug] = Backlog(row.open, row.held, row.oldest_age_s or 0.0, row.held_oldest_age_s)
     return values
 
 

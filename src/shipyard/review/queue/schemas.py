@@ -103,3 +103,8 @@ class BacklogRead(BaseModel):
     escalated: int
     oldest_at: datetime | None
     oldest_age_s: float | None = Field(description="How long the oldest open task has waited, in seconds.")
+    held_oldest_at: datetime | None = Field(description="When the oldest open held call was made.")
+    held_oldest_age_s: float | None = Field(
+        description="How long the caller of the oldest open held call has waited, in seconds (null "
+        "when none is held)."
+    )

@@ -230,12 +230,15 @@ def caller_of(session: Session, request_id: str) -> tuple[str, str, str] | None:
 
 def backlog(session: Session, now: datetime, services: Iterable[str] | None = None) -> list[BacklogRead]:
     """Open tasks per service: how many, how many callers wait, how long the oldest has waited."""
-    held = func.sum(case((ReviewTask.action == "hold", 1), else_=0))
+    is_held = ReviewTask.action == "hold"
+    held = func.sum(case((is_held, 1), else_=0))
     escalated = func.sum(case((ReviewTask.state == "escalated", 1), else_=0))
     # type_coerce: an aggregate would lose the column's UTC decorator (SQLite stores naive values).
     oldest = type_coerce(func.min(ReviewTask.created_at), UTCDateTime())
+    # min() skips the NULLs the CASE gives queued tasks: the oldest held one, NULL when none is held.
+    held_oldest = type_coerce(func.min(case((is_held, ReviewTask.created_at))), UTCDateTime())
     stmt = (
-        select(ReviewTask.service, func.count(), held, escalated, oldest)
+        select(ReviewTask.service, func.count(), held, escalated, oldest, held_oldest)
         .where(ReviewTask.state.in_(OPEN_STATES))
         .group_by(ReviewTask.service)
         .order_by(ReviewTask.service)
@@ -243,8 +246,7 @@ def backlog(session: Session, now: datetime, services: Iterable[str] | None = No
     if services is not None:
         stmt = stmt.where(ReviewTask.service.in_(list(services)))
     rows = []
-    for service, count, n_held, n_escalated, oldest_at in session.execute(stmt):
-        age = (now - oldest_at).total_seconds() if oldest_at is not None else None
+    for service, count, n_held, n_escalated, oldest_at, held_oldest_at in session.execute(stmt):
         rows.append(
             BacklogRead(
                 service=service,
@@ -252,10 +254,16 @@ def backlog(session: Session, now: datetime, services: Iterable[str] | None = No
                 held=int(n_held or 0),
                 escalated=int(n_escalated or 0),
                 oldest_at=oldest_at,
-                oldest_age_s=max(age, 0.0) if age is not None else None,
+                oldest_age_s=_age_s(oldest_at, now),
+                held_oldest_at=held_oldest_at,
+                held_oldest_age_s=_age_s(held_oldest_at, now),
             )
         )
     return rows
+
+
+def _age_s(since: datetime | None, now: datetime) -> float | None:
+    return max((now - since).total_seconds(), 0.0) if since is not None else None
 
 
 def decided_since(session: Session, service: str, start: datetime, end: datetime) -> list[ReviewTask]:
