@@ -88,15 +88,15 @@ async def test_the_queue_shows_reviewable_services_with_their_backlog_and_filter
     listed = rows(page, "reviews")
     assert [re.findall(r'data-request-id="([^"]+)"', r) for r in listed] == [[first], [queued]]
     alpha, beta = listed
-    assert 'class="review-hold"' in alpha and "held · waiting" in alpha and "7 min" in alpha
+    assert 'class="review-hold"' in alpha and "held · waiting" in alpha and ">7m 30s<" in alpha
     assert "low_confidence" in alpha and "confidence 0.4 &lt; 0.5" in alpha and "0.40" in alpha
-    assert "queued · answered" in beta and "sample" in beta and "30 s" in beta
+    assert "queued · answered" in beta and "sample" in beta and ">30s<" in beta
     assert f'href="/reviews/{first}"' in alpha
     assert "<pre" not in page and "inputs" not in page  # no payloads in the list
     backlog = {r.split('"')[1]: r for r in rows(page, "backlog")}
     assert set(backlog) == {"alpha", "beta"}
     assert '<td class="num open">1</td>' in backlog["alpha"] and "badge held" in backlog["alpha"]
-    assert '<td class="num oldest">7 min</td>' in backlog["alpha"]
+    assert '<td class="num oldest">7m 30s</td>' in backlog["alpha"]
     assert '<td class="num held">0</td>' in backlog["beta"]
 
     only_queued = (await client.get("/reviews?action=queue", headers=HTML)).text
@@ -200,6 +200,10 @@ async def test_approving_goes_on_to_the_next_task_then_back_to_the_queue(
     decided = (await client.get(f"/reviews/{first}", headers=HTML)).text
     assert 'id="decided">rita, ' in decided and 'id="comment">matches the claim</dd>' in decided
     assert 'id="decision"' not in decided and ">Claim</button>" not in decided  # read-only now
+    assert '<span class="muted">(waited 5s)</span>' in decided
+    clock.advance(minutes=3)  # a decided task's wait ends at its decision, not now
+    later = (await client.get(f"/reviews/{first}", headers=HTML)).text
+    assert '<span class="muted">(waited 5s)</span>' in later
 
 
 async def test_a_bad_correction_is_shown_again_with_what_was_typed(

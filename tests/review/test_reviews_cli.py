@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from shipyard.audit.models import AuditEvent
 from shipyard.cli import common
 from shipyard.cli.app import app
-from shipyard.cli.reviews_cmds import waited
 from tests.factories import World, bearer
 
 OPERATOR = f"cli:{getpass.getuser()}"
@@ -195,17 +194,3 @@ async def test_bad_input_is_a_clear_error(client: httpx.AsyncClient, world: Worl
     assert fails("decide", b, "--reject").startswith(
         f"error (review_decided): {b} was already approved by {OPERATOR}"
     )
-
-
-def test_waits_read_as_people_read_them() -> None:
-    assert [waited(s) for s in (None, 0, 45.9, 60, 725, 3600, 12000, 86400, 2 * 86400 + 4 * 3600 + 59)] == [
-        "-",
-        "0s",
-        "45s",
-        "1m",
-        "12m 5s",
-        "1h",
-        "3h 20m",
-        "1d",
-        "2d 4h",
-    ]

@@ -33,22 +33,6 @@ def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S") if at is not None else "-"
 
 
-def waited(seconds: float | None) -> str:
-    """A wait as people read it: 45s, 12m 5s, 3h 20m, 2d 4h."""
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    for size, unit, next_size, next_unit in (
-        (86400, "d", 3600, "h"),
-        (3600, "h", 60, "m"),
-        (60, "m", 1, "s"),
-    ):
-        if s >= size:
-            rest = (s % size) // next_size
-            return f"{s // size}{unit}" + (f" {rest}{next_unit}" if rest else "")
-    return f"{s}s"
-
-
 @reviews_app.command("list")
 def reviews_list(
     service: str | None = typer.Option(None, "--service", help="One service (default: every service)."),
@@ -209,6 +193,7 @@ def reviews_backlog(home: Path | None = HomeOption) -> None:
     wait."""
     from shipyard.core.clock import Clock
     from shipyard.review.queue import service as queue
+    from shipyard.review.queue.waits import waited
 
     table = Table("service", "open", "held", "escalated", "oldest since (UTC)", "oldest waiting")
     with session_for(home) as (_, session):

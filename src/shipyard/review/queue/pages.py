@@ -19,7 +19,8 @@ from shipyard.registry import service as registry
 from shipyard.review.queue import service as queue
 from shipyard.review.queue.api import decide_task, may, reviewable, task_or_404
 from shipyard.review.queue.models import ReviewTask
-from shipyard.review.queue.schemas import OPEN_STATES, ClaimCreate, DecisionCreate, StateFilter
+from shipyard.review.queue.schemas import OPEN_STATES, ClaimCreate, DecisionCreate, ReviewRead, StateFilter
+from shipyard.review.queue.waits import waited
 from shipyard.web.console import render, render_error
 from shipyard.web.context import AppContext
 from shipyard.web.deps import Require, actor, get_ctx
@@ -51,23 +52,7 @@ def _flashes(request: Request) -> list[tuple[str, str]]:
     return [found] if found else []
 
 
-def waited(seconds: float | None) -> str:
-    """A wait as people say it: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
-    if seconds is None:
-        return "—"
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        hours, minutes = divmod(s // 60, 60)
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(s // 3600, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def _age(task: ReviewTask, now: datetime) -> str:
+def _age(task: ReviewTask | ReviewRead, now: datetime) -> str:
     """How long the task waited: until now while open, until the decision once decided."""
     end = task.decided_at or now
     return waited((end - task.created_at).total_seconds())
@@ -145,7 +130,7 @@ def reviews_page(
         request,
         "reviews.html",
         rows=[Row(t, _age(t, now)) for t in tasks],
-        backlog=[(b, waited(b.oldest_age_s)) for b in backlog],
+        backlog=[(b, waited(b.oldest_age_s, missing="—")) for b in backlog],
         state=chosen,
         states=STATES,
         service=service,
@@ -190,7 +175,7 @@ def _task_page(
         status_code=status_code,
         t=task,
         caller_kind=caller_kind,
-        age=waited(((task.decided_at or ctx.clock.now()) - task.created_at).total_seconds()),
+        age=_age(task, ctx.clock.now()),
         is_open=is_open,
         may_decide=is_open and may_decide and (task.state == "pending" or may_escalated),
         may_claim=is_open and may_decide,
