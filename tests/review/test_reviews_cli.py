@@ -194,3 +194,48 @@ async def test_bad_input_is_a_clear_error(client: httpx.AsyncClient, world: Worl
     assert fails("decide", b, "--reject").startswith(
         f"error (review_decided): {b} was already approved by {OPERATOR}"
     )
+
+
+def records(output: str, key: int = 0) -> list[list[str]]:
+    """The body rows of a Rich table whose cells may wrap: a line whose `key` cell (one that never
+    wraps) is empty goes on the row above it, each cell's lines joined with spaces."""
+    joined: list[list[str]] = []
+    for line in rows(output):
+        if line[key] or not joined:
+            joined.append(line)
+        else:
+            joined[-1] = [f"{a} {b}".strip() for a, b in zip(joined[-1], line, strict=True)]
+    return joined
+
+
+async def test_the_tables_read_whole_at_80_columns(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(common.console, "width", 80)
+    _, (a, b, c, d) = await setup(client, world)
+    cli = Cli(world)
+
+    listed = cli("list").output
+    assert max(len(line) for line in listed.splitlines()) <= 80 and "…" not in listed
+    assert records(listed) == [
+        [a, "echo", "pending", "hold", "confidence 0.4 < 0.5"],
+        [b, "echo", "pending", "hold", "confidence 0.4 < 0.5"],
+        [c, "echo", "pending", "hold", "confidence 0.4 < 0.5"],
+        [d, "other", "pending", "queue", "sampled for a quality check (100%)"],
+    ]
+    for rid in (a, b, c, d):  # each id whole on one line, to copy from there
+        assert any(f"│ {rid} │" in line for line in listed.splitlines()), listed
+
+    world.service("billing-policy-assistant-for-the-claims-desk")
+    world.policy("billing-policy-assistant-for-the-claims-desk", {"review": {"sample_rate": 1.0}})
+    caller = world.user_with_key("cora", ["consumer"])
+    await invoke(client, caller, "billing-policy-assistant-for-the-claims-desk", 1)
+    assert await anyio.to_thread.run_sync(world.ctx.shipper.flush)
+    backlog = cli("backlog").output
+    assert max(len(line) for line in backlog.splitlines()) <= 80 and "…" not in backlog
+    long_one, echo, other = records(backlog, key=1)
+    # The long slug folds over lines (joined here with spaces); the figures and the time stay whole.
+    assert long_one[0].replace(" ", "") == "billing-policy-assistant-for-the-claims-desk"
+    assert long_one[1:4] == ["1", "0", "0"]
+    assert echo[:5] == ["echo", "3", "3", "0", "2026-01-01 00:00:00"]
+    assert other[:5] == ["other", "1", "0", "0", "2026-01-01 00:03:00"]

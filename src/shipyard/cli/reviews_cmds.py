@@ -8,14 +8,18 @@ audited under the CLI's actor (`cli:<login>`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
 from rich.table import Table
 
 from shipyard.cli.common import HomeOption, cli_actor, console, err, session_for
+
+if TYPE_CHECKING:
+    from shipyard.review.queue.models import ReviewTask
 
 reviews_app = typer.Typer(
     help="The human review queue (with the instance owner's authority: every service, escalated "
@@ -52,39 +56,49 @@ def reviews_list(
 
     if state not in STATE_FILTERS:
         _fail(f"unknown state {state!r}; use one of: {', '.join(STATE_FILTERS)}")
-    table = Table(
-        "request id",
-        "service",
-        "state",
-        "action",
-        "rule",
-        "reason",
-        "confidence",
-        "assignee",
-        "created (UTC)",
-    )
     with session_for(home) as (_, session):
         if service is not None:
             services = [registry.get_service(session, service).slug]
         else:
             services = [s.slug for s in registry.list_services(session)]
         tasks = queue.list_tasks(session, services, state=cast(StateFilter, state), limit=limit)
-        for t in tasks:
-            table.add_row(
-                t.request_id,
-                t.service,
-                t.state,
-                t.action,
-                t.rule,
-                t.reason,
-                "-" if t.confidence is None else f"{t.confidence:.3g}",
-                t.assignee or "-",
-                _when(t.created_at),
-            )
-    if not tasks:
+        table = _tasks_table(tasks, wide=console.width >= WIDE) if tasks else None
+    if table is None:
         console.print(f"No {state} review tasks" + (f" for {service}." if service else "."))
         return
     console.print(table)
+
+
+# Under this many columns `reviews list` leaves out the rule (the reason says it), the confidence, the
+# assignee and the creation time (`reviews show ID` has them all), so that what is left reads whole.
+WIDE = 120
+
+
+def _tasks_table(tasks: Sequence[ReviewTask], *, wide: bool) -> Table:
+    table = Table()
+    # Ids are copied from here whole: never cut, never wrapped.
+    table.add_column("request id", no_wrap=True, min_width=max(len(t.request_id) for t in tasks))
+    table.add_column("service", overflow="fold", ratio=1)
+    table.add_column("state", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    if wide:
+        table.add_column("rule", no_wrap=True)
+    table.add_column("reason", ratio=2)
+    if wide:
+        table.add_column("confidence", no_wrap=True)
+        table.add_column("assignee", overflow="fold", ratio=1)
+        table.add_column("created (UTC)", no_wrap=True)
+    for t in tasks:
+        cells = [t.request_id, t.service, t.state, t.action]
+        if wide:
+            cells.append(t.rule)
+        cells.append(t.reason)
+        if wide:
+            cells.append("-" if t.confidence is None else f"{t.confidence:.3g}")
+            cells.append(t.assignee or "-")
+            cells.append(_when(t.created_at))
+        table.add_row(*cells)
+    return table
 
 
 @reviews_app.command("show")
@@ -195,7 +209,12 @@ def reviews_backlog(home: Path | None = HomeOption) -> None:
     from shipyard.review.queue import service as queue
     from shipyard.review.queue.waits import waited
 
-    table = Table("service", "open", "held", "escalated", "oldest since (UTC)", "oldest waiting")
+    table = Table()
+    table.add_column("service", overflow="fold", ratio=1)  # a long slug folds; the figures stay whole
+    for header in ("open", "held", "escalated"):
+        table.add_column(header, no_wrap=True, justify="right")
+    table.add_column("oldest since (UTC)", no_wrap=True)
+    table.add_column("oldest waiting", no_wrap=True)
     with session_for(home) as (_, session):
         rows = queue.backlog(session, Clock().now())
     for r in rows:
