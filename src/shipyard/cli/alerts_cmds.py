@@ -112,13 +112,22 @@ def add_rule(
     console.print(f"Created alert rule [bold]{name}[/bold]")
 
 
-@alerts_app.command("install-defaults")
+def _install_defaults_help() -> str:
+    # From the rules themselves, so the help cannot fall behind the list (a module of plain data).
+    from shipyard.monitoring.alerts.defaults import DEFAULT_RULES
+
+    return (
+        f"Create the {len(DEFAULT_RULES)} default rules over every service: "
+        + ", ".join(rule["name"] for rule in DEFAULT_RULES)
+        + ". Rules that already exist by name are kept as they are."
+    )
+
+
+@alerts_app.command("install-defaults", help=_install_defaults_help())
 def install_defaults(
     channel: list[str] = typer.Option([], help="A channel the default rules notify (repeat for several)."),
     home: Path | None = HomeOption,
 ) -> None:
-    """Create the default rules over every service (error rate, slow replies, fallbacks, abstentions,
-    open breakers, spool backlog); rules that already exist by name are kept as they are."""
     from shipyard.monitoring.alerts import service as alerts
 
     with session_for(home) as (settings, session):

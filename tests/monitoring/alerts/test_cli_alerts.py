@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from shipyard.cli.app import app
+from shipyard.monitoring.alerts.defaults import DEFAULT_RULES
 from tests.monitoring.alerts.test_exports import promtool_check
 from tests.test_cli import cli, cli_many, ok
 
@@ -72,3 +76,11 @@ def test_alerts_commands_end_to_end(tmp_path: Path) -> None:
     assert "not exported: slow-p99: no service yet" in exported[0].stderr
     assert f"SUCCESS: {text.count('- alert:')} rules found" in promtool_check(rules_file)
     assert json.loads(dashboard_file.read_text())["title"] == "Shipyard"
+
+
+def test_install_defaults_help_names_every_default_rule() -> None:
+    result = CliRunner().invoke(app, ["alerts", "install-defaults", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the help wraps at 80 columns, never inside a rule's name
+    names = ", ".join(rule["name"] for rule in DEFAULT_RULES)
+    assert f"Create the {len(DEFAULT_RULES)} default rules over every service: {names}." in text
