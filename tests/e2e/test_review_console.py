@@ -4,13 +4,14 @@ the next task, and the caller gets the corrected answer."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Server, _grab, run_clis
+from tests.e2e.conftest import Server, run_clis
 from tests.e2e.test_console import sign_in
 from tests.factories import ECHO_SCHEMA
 
@@ -67,7 +68,9 @@ def test_a_reviewer_corrects_a_held_answer_and_the_caller_gets_it(
         ["users", "create", "rita", "--roles", "reviewer"],
         ["services", "create", str(spec)],
     )
-    password = _grab(r"one-time password:\s+(\S+)", created)
+    found = re.search(r"one-time password:\s+(\S+)", created)
+    assert found, created
+    password = found.group(1)
     run_clis(
         server.env,
         ["services", "policy", "triage", "--set", str(policy)],
