@@ -190,19 +190,38 @@ def wait_idle(server: Server, key: str, slug: str, timeout_s: float = 60.0) -> N
     raise BenchError(f"{slug} still has calls running or queued after {timeout_s:g} s:\n{server.tail()}")
 
 
-def batch_histogram(server: Server) -> tuple[float, float]:
-    """(sum, count) of shipyard_batch_size for mlp-batched, from /metrics."""
+def batch_metrics(server: Server) -> dict[str, float]:
+    """The mlp-batched series of the batch histograms (sums, counts, cumulative buckets), from /metrics."""
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    total = count = 0.0
+    out: dict[str, float] = {}
     for line in text.splitlines():
-        if 'service="mlp-batched"' not in line:
+        if 'service="mlp-batched"' not in line or not line.startswith("shipyard_batch_"):
             continue
-        if line.startswith("shipyard_batch_size_sum{"):
-            total += float(line.rsplit(" ", 1)[1])
-        elif line.startswith("shipyard_batch_size_count{"):
-            count += float(line.rsplit(" ", 1)[1])
-    return total, count
+        name, value = line.rsplit(" ", 1)
+        le = name.split('le="', 1)[1].split('"', 1)[0] if 'le="' in name else None
+        key = name.split("{", 1)[0] + (f"@{le}" if le is not None else "")
+        out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+def histogram_summary(before: dict[str, float], after: dict[str, float], name: str) -> dict[str, Any]:
+    """Mean and the bucket bounds holding 50% and 99% of one histogram's observations over the measured
+    slices, in its own unit."""
+    count = after.get(f"{name}_count", 0.0) - before.get(f"{name}_count", 0.0)
+    if not count:
+        return {"count": 0}
+    total = after.get(f"{name}_sum", 0.0) - before.get(f"{name}_sum", 0.0)
+    buckets = sorted(
+        (float(key.split("@", 1)[1]), after[key] - before.get(key, 0.0))
+        for key in after
+        if key.startswith(f"{name}_bucket@")
+    )
+
+    def bound(q: float) -> float:
+        return next((le for le, n in buckets if n >= q * count), float("inf"))
+
+    return {"count": count, "mean": total / count, "p50_le": bound(0.5), "p99_le": bound(0.99)}
 
 
 def bench(args: argparse.Namespace, workdir: Path, model: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +259,7 @@ def bench(args: argparse.Namespace, workdir: Path, model: dict[str, Any]) -> dic
             if any(warm.errors.values()):
                 raise BenchError(f"{slug} had errors during the warm-up: {warm.errors}\n{server.tail()}")
         totals = {slug: Totals() for slug in TARGETS}
-        batches0 = batch_histogram(server)
+        batches0 = batch_metrics(server)
         slice_s = args.seconds / args.rounds
         for r in range(args.rounds):
             for slug in TARGETS[r % 2 :] + TARGETS[: r % 2]:
@@ -253,14 +272,18 @@ def bench(args: argparse.Namespace, workdir: Path, model: dict[str, Any]) -> dic
                     f"other load {s.other_cpu_s / s.seconds:.2f} cores"
                     + (f"  errors {s.errors}" if any(s.errors.values()) else "")
                 )
-        batches1 = batch_histogram(server)
+        batches1 = batch_metrics(server)
         runtime = http_json(server, "/v1/services/mlp-batched/runtime", key)["versions"][0]
     finally:
         server.stop()
     results = {slug: t.summary() for slug, t in totals.items()}
-    items, count = batches1[0] - batches0[0], batches1[1] - batches0[1]
-    results["mlp-batched"]["mean_batch_size"] = items / count if count else None
-    results["mlp-batched"]["batches"] = count
+    sizes = histogram_summary(batches0, batches1, "shipyard_batch_size")
+    results["mlp-batched"]["mean_batch_size"] = sizes.get("mean")
+    results["mlp-batched"]["batches"] = sizes["count"]
+    # in the server: each batch's model time, and how long its oldest call waited for it to start
+    batched = results["mlp-batched"]
+    batched["batch_time"] = histogram_summary(batches0, batches1, "shipyard_batch_seconds")
+    batched["batch_wait"] = histogram_summary(batches0, batches1, "shipyard_batch_wait_seconds")
     results["mlp-batched"]["runtime_mean_batch_size_whole_run"] = runtime["mean_batch_size"]
     return results
 
@@ -309,6 +332,19 @@ def saturation_note(args: argparse.Namespace, model: dict[str, Any], results: di
     return (
         f"(closed loop: mean latency = clients / throughput = {little:.1f} ms with batching; a call that "
         f"finds every lane busy also waits for a batch ahead of it: max_wait + 2 batches = {two:.1f} ms)"
+    )
+
+
+def batch_note(model: dict[str, Any], results: dict[str, Any]) -> str:
+    """The batches as the server saw them: model time against the same batch timed alone, and waits."""
+    t, w = results["mlp-batched"]["batch_time"], results["mlp-batched"]["batch_wait"]
+    if not t["count"]:
+        return "(no batches in the measured slices)"
+    return (
+        f"(in the server, shipyard_batch_seconds: a batch's model time averaged {t['mean'] * 1000:.1f} ms, "
+        f"p99 within {t['p99_le'] * 1000:g} ms, against {model['batch_ms']:.1f} ms for a full batch timed "
+        f"alone; shipyard_batch_wait_seconds: the oldest call waited {w['mean'] * 1000:.1f} ms on average "
+        f"for its batch to start, p99 within {w['p99_le'] * 1000:g} ms)"
     )
 
 
@@ -390,6 +426,7 @@ def main() -> int:
             f"{results['mlp-batched']['runtime_mean_batch_size_whole_run']} over the whole run)"
         )
         print(saturation_note(args, model, results))
+        print(batch_note(model, results))
         print(f"load average at the end: {' '.join(loadavg())}\n")
         print_verdicts(checks)
         save_results(

@@ -275,9 +275,13 @@ async def test_a_bad_deadline_header_is_refused(client: httpx.AsyncClient, world
 async def test_batching_serves_concurrent_calls_in_batches(client: httpx.AsyncClient, world: World) -> None:
     key = owner_key(world)
     world.service("echo", owner="olive")
-    world.version("echo", "tests.factories:BatchDouble", supports_batching=True, make_live=True)
+    number = world.version("echo", "tests.factories:BatchDouble", supports_batching=True, make_live=True)
     world.policy("echo", {"batching": {"enabled": True, "max_batch_size": 8, "max_wait_ms": 20}})
     factories.BatchDouble.batches.clear()
+    labels = {"service": "echo", "version": str(number)}
+    seconds_before = metric("shipyard_batch_seconds_count", **labels)
+    waits_before = metric("shipyard_batch_wait_seconds_count", **labels)
+    wait_sum_before = metric("shipyard_batch_wait_seconds_sum", **labels)
     responses = await asyncio.gather(*(invoke(client, key, {"x": x}) for x in [1, 2, 3, 13, 5, 6]))
     by_x = dict(zip([1, 2, 3, 13, 5, 6], responses, strict=True))
     assert [by_x[x].json()["output"] for x in (1, 2, 3, 5, 6)] == [2, 4, 6, 10, 12]
@@ -285,6 +289,12 @@ async def test_batching_serves_concurrent_calls_in_batches(client: httpx.AsyncCl
     assert max(factories.BatchDouble.batches) > 1  # the calls were really batched
     state = (await client.get("/v1/services/echo/runtime", headers=bearer(key))).json()
     assert state["versions"][0]["batching"] is True and state["versions"][0]["batches_total"] >= 1
+    # each batch's model time and its oldest input's wait are in the metrics, one per batch
+    batches = state["versions"][0]["batches_total"]
+    assert metric("shipyard_batch_seconds_count", **labels) - seconds_before == batches
+    assert metric("shipyard_batch_wait_seconds_count", **labels) - waits_before == batches
+    # measured, and bounded by the 20 ms timer that starts a partial batch, not by the calls' timeouts
+    assert 0 < metric("shipyard_batch_wait_seconds_sum", **labels) - wait_sum_before < 0.5 * batches
 
 
 # --- process isolation ----------------------------------------------------------------------------

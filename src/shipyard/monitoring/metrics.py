@@ -65,6 +65,19 @@ BATCH_SIZE = Histogram(
     ["service", "version"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
+_BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
+BATCH_SECONDS = Histogram(
+    "shipyard_batch_seconds",
+    "Model time per dynamic batch, from its start to its last result",
+    ["service", "version"],
+    buckets=_BATCH_SECONDS_BUCKETS,
+)
+BATCH_WAIT = Histogram(
+    "shipyard_batch_wait_seconds",
+    "How long the oldest input of a dynamic batch waited before the batch started",
+    ["service", "version"],
+    buckets=_BATCH_SECONDS_BUCKETS,
+)
 RECORDS_DROPPED = Counter(
     "shipyard_records_dropped_total",
     "Answers given without a record because the spool was full (services that keep serving)",
@@ -195,6 +208,13 @@ def observe_cost(
             series.tokens_out.inc(usage.tokens_out)
     if cost:
         series.cost.inc(cost)
+
+
+def observe_batch(service: str, version: int | None, waited_s: float, model_s: float) -> None:
+    """One finished dynamic batch: how long its oldest input waited for it, and its model time."""
+    label = version_label(version)
+    BATCH_WAIT.labels(service, label).observe(waited_s)
+    BATCH_SECONDS.labels(service, label).observe(model_s)
 
 
 # -- state gauges --------------------------------------------------------------------------------

@@ -120,6 +120,8 @@ class Lane:
     slo_ms: int
     on_shed: Callable[[str], None] = lambda reason: None
     on_batch: Callable[[int], None] = lambda size: None
+    # a batch finished: its size, how long its oldest input waited for it to start, its model time
+    on_batch_done: Callable[[int, float, float], None] = lambda size, waited_s, model_s: None
     _active: int = 0
     _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
     _pending: deque[_Item] = field(default_factory=deque)
@@ -331,8 +333,9 @@ class Lane:
         self.batches_total += 1
         self.batched_items_total += len(batch)
         self.on_batch(len(batch))
+        started = time.monotonic()
         try:
-            give_up_at = time.monotonic() + self._timeout_s
+            give_up_at = started + self._timeout_s
             job = self.executor.submit(
                 _run_batch, runtime, [item.inputs for item in batch], self._retry, give_up_at
             )
@@ -344,10 +347,21 @@ class Lane:
                         Unavailable("the server is shutting down", code="shutting_down", retry_after=1)
                     )
             return
-        job.add_done_callback(lambda j: _call_soon(loop, self._batch_done, batch, j))
+        waited = started - min(item.enqueued for item in batch)
+        # the model time is taken in the worker thread, so a busy event loop does not count in it
+        job.add_done_callback(
+            lambda j: _call_soon(loop, self._batch_done, batch, j, waited, time.monotonic() - started)
+        )
 
-    def _batch_done(self, batch: list[_Item], job: ThreadFuture[list[ModelOutput | BaseException]]) -> None:
+    def _batch_done(
+        self,
+        batch: list[_Item],
+        job: ThreadFuture[list[ModelOutput | BaseException]],
+        waited_s: float,
+        model_s: float,
+    ) -> None:
         self._active -= 1
+        self.on_batch_done(len(batch), waited_s, model_s)
         try:
             results: list[ModelOutput | BaseException] = job.result()
         except BaseException as exc:  # _run_batch catches model errors; this is the executor failing
