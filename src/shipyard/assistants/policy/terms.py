@@ -60,6 +60,21 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "abd": ("abdomen",),
     "eob": ("explanation of benefits",),
     "hh": ("home health",),
+    # the words staff use for what the policies name otherwise
+    "patient": ("member",),
+    "telephone": ("audio",),
+    "one": ("single",),
+    "psych": ("psychological",),
+    "eval": ("evaluation",),
+    "routine": ("standard",),
+    "urgent": ("expedited",),
+    "child": ("pediatric",),
+    "kid": ("pediatric",),
+    "doctor": ("physician",),
+    "paid": ("pay",),
+    "fix": ("repair",),
+    "copay": ("cost share", "copayment"),
+    "turnaround": ("decision",),
 }
 
 # Applied before SYNONYMS so that "prior auth" or "pre-cert" expand as one unit.
