@@ -213,7 +213,7 @@ def test_bad_calibrations_are_refused(tmp_path: Path) -> None:
         Calibration.load(path)
     with pytest.raises(ValueError, match="no calibration file"):
         Calibration.load(tmp_path / "absent.json")
-    with pytest.raises(ValueError, match="features missing for the calibration: top_score, top_bm25"):
+    with pytest.raises(ValueError, match="features missing for the calibration: top_bm25, top_coverage"):
         COVERAGE_ONLY.probability({"top_dense": 0.5})
 
 
