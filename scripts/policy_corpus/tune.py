@@ -42,6 +42,7 @@ from shipyard.assistants.policy.insurers import detect_insurer  # noqa: E402
 from shipyard.assistants.policy.retrieve import DEFAULT_FUSION, Fusion, Hit, retrieve  # noqa: E402
 from shipyard.assistants.policy.sentences import SentenceVectors  # noqa: E402
 from shipyard.assistants.policy.superseded import superseded_signal  # noqa: E402
+from shipyard.core.config import AssistantSettings  # noqa: E402
 from shipyard.documents.extract import extract, split_passages  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "shipyard-policy-tune"
@@ -73,7 +74,13 @@ def load_passages(statuses: Sequence[str] = ("active",)) -> tuple[list[IndexedPa
 
     The manifest's version chains say which versions the store holds as superseded or withdrawn.
     """
-    docs = [d for d in load_manifest() if d.expected_status in statuses and d.duplicate_of is None]
+    # as the service indexes them: no duplicates, nothing of a topic outside the assistant's scope
+    out_of_scope = {t.casefold() for t in AssistantSettings().out_of_scope_topics}
+    docs = [
+        d
+        for d in load_manifest()
+        if d.expected_status in statuses and d.duplicate_of is None and d.topic.casefold() not in out_of_scope
+    ]
     active = {f"{d.doc_key}@{d.version}" for d in docs}
     digest = hashlib.sha256()
     for d in docs:

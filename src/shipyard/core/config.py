@@ -215,6 +215,10 @@ class AssistantSettings(BaseModel):
     # PyTorch threads for the embedding model. A question is a few dozen tokens: one thread answers it
     # in ~20 ms, while two threads on a busy 2-core machine spin-wait on each other (~200 ms).
     embedder_threads: int = Field(1, ge=1, le=64)
+    # Documents of these topics are kept, shown and audited like any other, but never answered from:
+    # the assistant answers from insurers' billing policies, not from a memo or a press release that
+    # was uploaded beside them.
+    out_of_scope_topics: list[str] = Field(default_factory=lambda: ["other"])
     # Generation through any OpenAI-compatible endpoint (e.g. http://llm:8000/v1); off when unset.
     llm_url: str | None = None
     llm_model: str = "gpt-4o-mini"

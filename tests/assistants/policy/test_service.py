@@ -132,6 +132,22 @@ async def test_the_index_follows_uploads_without_a_restart(
     assert after["output"]["snapshot"] != before["output"]["snapshot"]
 
 
+async def test_documents_outside_the_assistants_scope_are_stored_but_never_quoted(
+    client: httpx.AsyncClient, world: World, staff: str
+) -> None:
+    # the same text that answers once filed as a therapy policy (above), filed under topic "other"
+    question = "How many physical therapy visits per year does Northwind Health cover?"
+    before = await ask(client, staff, question)
+    reply = await upload(client, staff, "pt.md", PT_2024, topic="Other", effective_date="2024-01-01")
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["document"]["status"] == "active"  # kept and listed like any document
+    after = await ask(client, staff, question)
+    assert after["outcome"] == "abstained", after["output"]["reason"]
+    assert after["output"]["snapshot"] != before["output"]["snapshot"]  # the set of documents changed
+    shown = after["output"]["retrieved"] + after["output"]["closest"]
+    assert all(r["doc_key"] == "nwh-mri" for r in shown), "an out-of-scope passage was shown"
+
+
 async def test_a_rule_only_the_superseded_version_states_is_not_answered_from_it(
     client: httpx.AsyncClient, world: World, staff: str
 ) -> None:

@@ -2,7 +2,8 @@
 
 Beside them, the passages of superseded and withdrawn versions are indexed apart (`CorpusState.retired`):
 they only tell the confidence model that an old version answers a question better; they are never
-quoted or cited.
+quoted or cited. Documents whose topic is out of the assistant's scope (`out_of_scope_topics`, by
+default "other") are left out of both.
 
 One `LiveCorpus` per process. It rebuilds its index when the `documents` change topic fires (an
 upload or withdrawal here or in another worker), in the background so calls keep being answered from
@@ -60,8 +61,10 @@ class LiveCorpus:
         *,
         embedder: Embedder | None = None,
         ocr: OcrOptions | None = None,
+        out_of_scope_topics: Sequence[str] = (),
     ) -> None:
         self._sessions = sessions
+        self.out_of_scope = frozenset(t.casefold() for t in out_of_scope_topics)
         self.vault = vault
         self.embedder = embedder or Embedder()
         self.ocr = ocr or OcrOptions()
@@ -78,7 +81,13 @@ class LiveCorpus:
             dpi=settings.ocr_dpi, workers=settings.ocr_workers, min_confidence=settings.ocr_min_confidence
         )
         embedder = Embedder(torch_threads=settings.embedder_threads)
-        return cls(sessions, DocumentVault(documents_dir, secret), embedder=embedder, ocr=ocr)
+        return cls(
+            sessions,
+            DocumentVault(documents_dir, secret),
+            embedder=embedder,
+            ocr=ocr,
+            out_of_scope_topics=settings.out_of_scope_topics,
+        )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.encode(texts)
@@ -111,7 +120,7 @@ class LiveCorpus:
             with self._sessions() as session:
                 snap = documents.active_corpus(session, self.vault)
                 retired = documents.retired_corpus(session, self.vault)
-            state = _build(snap, retired)
+            state = _build(snap, retired, self.out_of_scope)
             self._state, self._built_generation = state, generation
             log.info(
                 "policy corpus %s: %d active documents, %d passages",
@@ -139,15 +148,24 @@ class LiveCorpus:
             return state
 
 
-def _build(snap: documents.CorpusSnapshot, retired: documents.CorpusSnapshot | None = None) -> CorpusState:
-    index = _index(snap)
+def _build(
+    snap: documents.CorpusSnapshot,
+    retired: documents.CorpusSnapshot | None = None,
+    out_of_scope: frozenset[str] = frozenset(),
+) -> CorpusState:
+    index = _index(snap, out_of_scope)
     return CorpusState(
-        snap.snapshot_id, index, snap.documents, len(snap.passages), _index(retired) if retired else None
+        snap.snapshot_id,
+        index,
+        snap.documents,
+        len(index) if index is not None else 0,
+        _index(retired, out_of_scope) if retired else None,
     )
 
 
-def _index(snap: documents.CorpusSnapshot) -> PolicyIndex | None:
+def _index(snap: documents.CorpusSnapshot, out_of_scope: frozenset[str]) -> PolicyIndex | None:
     # The store's CorpusPassage and the index's IndexedPassage carry the same fields: the documents
     # domain does not import the assistant's types.
-    passages = [IndexedPassage(**asdict(p)) for p in snap.passages]
-    return PolicyIndex.build(passages, snap.embeddings) if passages else None
+    rows = [i for i, p in enumerate(snap.passages) if p.topic.casefold() not in out_of_scope]
+    passages = [IndexedPassage(**asdict(snap.passages[i])) for i in rows]
+    return PolicyIndex.build(passages, snap.embeddings[rows]) if passages else None
