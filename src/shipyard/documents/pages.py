@@ -60,8 +60,14 @@ def _list(
         counts=counts,
         result=result,
         can_write=principal.can("document:write"),
+        out_of_scope=_out_of_scope(request),
         flashes=flashes if flashes is not None else ([flash] if flash else []),
     )
+
+
+def _out_of_scope(request: Request) -> frozenset[str]:
+    """The topics the assistant never answers from, lower-cased as the templates compare them."""
+    return frozenset(t.casefold() for t in get_ctx(request).settings.assistant.out_of_scope_topics)
 
 
 @router.get("/documents", response_class=HTMLResponse)
@@ -107,6 +113,7 @@ def document_page(
         versions=versions,
         passages=passages,
         can_write=principal.can("document:write"),
+        out_of_scope=_out_of_scope(request),
         flashes=[],
     )
 

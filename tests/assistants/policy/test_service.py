@@ -3,6 +3,7 @@ evidence on record, abstention, the OpenAI-compatible route, and generation with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from shipyard.serving.models import Prediction
 from tests.documents.test_documents_api import MRI_2024, MRI_2025, PT_2024, upload
 from tests.factories import World, bearer
 from tests.llm_server import FakeLLM
+from tests.web.test_pages import HTML, sign_in
 
 MRI_SPEED = (
     "Within how many business days are Northwind Health prior authorization requests "
@@ -146,6 +148,14 @@ async def test_documents_outside_the_assistants_scope_are_stored_but_never_quote
     assert after["output"]["snapshot"] != before["output"]["snapshot"]  # the set of documents changed
     shown = after["output"]["retrieved"] + after["output"]["closest"]
     assert all(r["doc_key"] == "nwh-mri" for r in shown), "an out-of-scope passage was shown"
+    # the supervisor's page says so beside the document
+    world.user("sue", ["owner"])
+    await sign_in(client, "sue")
+    listed = (await client.get("/documents", headers=HTML)).text
+    marked = re.findall(r'<tr data-document="([^"]+)"[^>]*>(?:(?!</tr>).)*data-out-of-scope', listed, re.S)
+    assert marked == [reply.json()["document"]["id"]]
+    detail = (await client.get(f"/documents/{marked[0]}", headers=HTML)).text
+    assert "data-out-of-scope" in detail and "answers never come from it" in detail
 
 
 async def test_a_rule_only_the_superseded_version_states_is_not_answered_from_it(
