@@ -139,6 +139,7 @@ async def test_grafana_dashboard_has_the_panels_and_every_expression_parses(
         "Drift score",
         "Review backlog (open tasks, held calls)",
         "Oldest open review task waiting",
+        "Dynamic batches: p95 model time and wait",
     ]
     assert len({p["id"] for p in dashboard["panels"]}) == len(titles)
     latency = dashboard["panels"][2]

@@ -221,6 +221,22 @@ def grafana_dashboard(session: Session) -> dict[str, Any]:
                 (f"max by (service) (shipyard_review_held_oldest_age_seconds{{{SVC}}})", "{{service}} held"),
             ],
         ),
+        (
+            "Dynamic batches: p95 model time and wait",
+            "ms",
+            [
+                (
+                    "1000 * histogram_quantile(0.95, sum by (service, le) "
+                    f"(rate(shipyard_batch_seconds_bucket{{{SVC}}}[{RATE}])))",
+                    "{{service}} model time",
+                ),
+                (
+                    "1000 * histogram_quantile(0.95, sum by (service, le) "
+                    f"(rate(shipyard_batch_wait_seconds_bucket{{{SVC}}}[{RATE}])))",
+                    "{{service}} oldest input's wait",
+                ),
+            ],
+        ),
     ]
     panels = [
         _panel(i + 1, title, unit, targets, x=(i % 2) * 12, y=(i // 2) * 8)
