@@ -65,3 +65,14 @@ def test_staff_words_find_the_policy_words() -> None:
     assert ("member",) in spellings["patient"]
     assert ("audio",) in spellings["telephon"]
     assert ("singl",) in spellings["one"]
+
+
+def test_quotes_of_one_passage_read_in_the_order_of_the_text() -> None:
+    text = (
+        "Ambulance transport between facilities is covered when the first cannot treat the member. "
+        "Ambulance transport to the nearest appropriate facility is covered."
+    )
+    question = "Is ambulance transport to the nearest facility covered?"
+    draft = draft_answer(question, _pool(question, text))
+    assert draft is not None and len(draft.citations) == 2
+    assert [c.start for c in draft.citations] == sorted(c.start for c in draft.citations)

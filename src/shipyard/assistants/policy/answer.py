@@ -264,6 +264,9 @@ def draft_answer(
         if _same_version(other, hit) and (id(other), unit.start) not in taken:
             picked.append((other, unit))
             taken.add((id(other), unit.start))
+    # read in order: the best passage first, and within a passage its units as they stand in the text
+    first_seen = {id(h): i for i, h in reversed(list(enumerate(h for h, _ in picked)))}
+    picked.sort(key=lambda hu: (first_seen[id(hu[0])], hu[1].start))
     passage = hit.passage
     citations = tuple(
         Citation(
