@@ -35,8 +35,8 @@ def assign_splits(frozen: list[Q], added: Sequence[Q] = ()) -> list[dict[str, An
         for ref, theirs in test_passages:
             if ref == q.ref and _overlap(mine, theirs):
                 raise CorpusError(
-                    f"added question {q.question!r}: its passage overlaps a test question's passage in {ref}; "
-                    "added questions go to dev and must be about other facts"
+                    f"added question {q.question!r}: its passage overlaps a test question's passage "
+                    f"in {ref}; added questions go to dev and must be about other facts"
                 )
     splits = [*split_of, *["dev"] * len(added)]
     return [_row(i, q, split) for i, (q, split) in enumerate(zip([*frozen, *added], splits, strict=True))]
