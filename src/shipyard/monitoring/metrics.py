@@ -210,9 +210,10 @@ def observe_cost(
         series.cost.inc(cost)
 
 
-def observe_batch(service: str, version: int | None, waited_s: float, model_s: float) -> None:
-    """One finished dynamic batch: how long its oldest input waited for it, and its model time."""
+def observe_batch(service: str, version: int | None, size: int, waited_s: float, model_s: float) -> None:
+    """One finished dynamic batch: its size, how long its oldest input waited for it, its model time."""
     label = version_label(version)
+    BATCH_SIZE.labels(service, label).observe(size)
     BATCH_WAIT.labels(service, label).observe(waited_s)
     BATCH_SECONDS.labels(service, label).observe(model_s)
 

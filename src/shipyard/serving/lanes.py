@@ -119,7 +119,6 @@ class Lane:
     batching: BatchingPolicy | None
     slo_ms: int
     on_shed: Callable[[str], None] = lambda reason: None
-    on_batch: Callable[[int], None] = lambda size: None
     # a batch finished: its size, how long its oldest input waited for it to start, its model time
     on_batch_done: Callable[[int, float, float], None] = lambda size, waited_s, model_s: None
     _active: int = 0
@@ -332,7 +331,6 @@ class Lane:
         self._active += 1
         self.batches_total += 1
         self.batched_items_total += len(batch)
-        self.on_batch(len(batch))
         started = time.monotonic()
         try:
             give_up_at = started + self._timeout_s

@@ -257,9 +257,8 @@ async def _attempt(
             batching,
             config.latency_slo_ms,
             on_shed=lambda reason: metrics.SHED.labels(config.slug, str(version.number), reason).inc(),
-            on_batch=lambda size: metrics.BATCH_SIZE.labels(config.slug, str(version.number)).observe(size),
             on_batch_done=lambda size, waited_s, model_s: metrics.observe_batch(
-                config.slug, version.number, waited_s, model_s
+                config.slug, version.number, size, waited_s, model_s
             ),
         )
         try:

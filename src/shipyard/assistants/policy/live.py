@@ -149,9 +149,7 @@ class LiveCorpus:
 
 
 def _build(
-    snap: documents.CorpusSnapshot,
-    retired: documents.CorpusSnapshot | None = None,
-    out_of_scope: frozenset[str] = frozenset(),
+    snap: documents.CorpusSnapshot, retired: documents.CorpusSnapshot | None, out_of_scope: frozenset[str]
 ) -> CorpusState:
     index = _index(snap, out_of_scope)
     return CorpusState(
